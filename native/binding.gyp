@@ -1,0 +1,17 @@
+# The addon's build. One error policy for the whole binding: C++ exceptions (NAPI_CPP_EXCEPTIONS),
+# so the core's std::runtime_error becomes a JavaScript Error in one place. NAPI_VERSION pinned;
+# symbols hidden; deprecated N-API disabled.
+{
+  "targets": [
+    {
+      "target_name": "rewind_native",
+      "sources": ["src/core/version.cc", "src/binding.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src", "../kmod/include"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED", "NAPI_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-fvisibility=hidden", "-Wall", "-Wextra"],
+      "cflags": ["-fvisibility=hidden"]
+    }
+  ]
+}

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Builds the test VMs' initramfs for one kernel release: busybox, the virtio/9p/net drivers in
+# the order modprobe resolves, and guest/init. Usage: build-initramfs.sh RELEASE OUT.cpio.gz
+set -euo pipefail
+release=$1
+out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' || busybox=/bin/busybox
+if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
+	echo "build-initramfs: a static busybox is needed: apt-get install busybox-static" >&2
+	exit 1
+fi
+[ -d "/lib/modules/$release/kernel" ] || {
+	echo "build-initramfs: no modules for $release: apt-get install linux-image-amd64" >&2
+	exit 1
+}
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,dev,proc,sys,modules,host}
+cp "$busybox" "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+cp "$here/guest/init" "$stage/init"
+chmod 755 "$stage/init"
+
+: > "$stage/modules/order"
+for mod in virtio_pci 9pnet_virtio 9p virtio_net virtio_console; do
+	modprobe --show-depends -S "$release" "$mod"
+done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r path; do
+	name=$(basename "$path")
+	case "$path" in
+	*.ko) cp "$path" "$stage/modules/$name" ;;
+	*.ko.xz) xz -dc "$path" > "$stage/modules/${name%.xz}"; name=${name%.xz} ;;
+	*.ko.zst) zstd -qdc "$path" > "$stage/modules/${name%.zst}"; name=${name%.zst} ;;
+	*) echo "build-initramfs: unexpected module $path" >&2; exit 1 ;;
+	esac
+	echo "$name" >> "$stage/modules/order"
+done
+[ -s "$stage/modules/order" ] || { echo "build-initramfs: no driver modules found" >&2; exit 1; }
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,79 @@
+/**
+ * npm run vm -- [--cpus N] [--mem MiB] [--out DIR]... <command…>
+ * Boots a fresh VM, runs the command inside as root from the project root, streams its output,
+ * powers off and exits with the command's status.
+ */
+import { runVm } from './vm';
+
+const USAGE = 'usage: npm run vm -- [--cpus N] [--mem MiB] [--out DIR]... <command…>';
+
+export interface CliArgs {
+  cpus: number;
+  memoryMiB: number;
+  shareDirs: string[];
+  argv: string[];
+}
+
+function positive(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer\n${USAGE}`);
+  return n;
+}
+
+export function parseCliArgs(args: string[]): CliArgs {
+  const parsed: CliArgs = { cpus: 2, memoryMiB: 1024, shareDirs: [], argv: [] };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      i++;
+      break;
+    } else if (a === '--cpus') parsed.cpus = positive(a, args[++i]);
+    else if (a === '--mem') parsed.memoryMiB = positive(a, args[++i]);
+    else if (a === '--out') {
+      const dir = args[++i];
+      if (!dir) throw new Error(`--out needs a folder\n${USAGE}`);
+      parsed.shareDirs.push(dir);
+    } else if (a === '-h' || a === '--help') throw new Error(USAGE);
+    else break;
+  }
+  parsed.argv = args.slice(i);
+  if (parsed.argv.length === 0) throw new Error(`no command given\n${USAGE}`);
+  return parsed;
+}
+
+export async function main(): Promise<void> {
+  let args: CliArgs;
+  try {
+    args = parseCliArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const result = await runVm(args.argv, {
+    cpus: args.cpus,
+    memoryMiB: args.memoryMiB,
+    shareDirs: args.shareDirs,
+  });
+  if (result.code === 125 && result.kernelLog) {
+    process.stderr.write(
+      `rewind-vm: the VM stopped before the command finished; kernel log tail:\n` +
+        result.kernelLog.slice(-3000),
+    );
+  }
+  if (result.kernelProblems.length > 0) {
+    process.stderr.write(
+      `rewind-vm: the kernel log shows problems:\n${result.kernelProblems.join('\n')}\n`,
+    );
+  }
+  process.exit(result.code);
+}
+
+export function runCli(): void {
+  main().catch((e: Error) => {
+    process.stderr.write(`rewind-vm: ${e.message}\n`);
+    process.exit(125);
+  });
+}
+
+if (require.main === module) runCli();

@@ -1,0 +1,110 @@
+// Pure parts of the VM harness: no VM is booted here.
+import { parseCliArgs } from './cli-main';
+import { compareReleases } from './kernel';
+import { kernelProblems } from './kernel-log';
+import { commandScript, qemuArgs, shellQuote } from './qemu-args';
+
+describe('kernelProblems', () => {
+  it('flags bugs, warnings, oopses, GPFs and lockups', () => {
+    const log = [
+      '[    1.0] virtio_net virtio0 eth0: renamed',
+      '[    2.0] WARNING: CPU: 1 PID: 42 at kernel/foo.c:12 bar+0x1/0x2',
+      '[    3.0] BUG: kernel NULL pointer dereference, address: 0000000000000000',
+      '[    4.0] Oops: 0000 [#1] PREEMPT SMP NOPTI',
+      '[    5.0] general protection fault, probably for non-canonical address',
+      '[    6.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s!',
+      '[    7.0] rewind: loaded',
+    ].join('\n');
+    expect(kernelProblems(log)).toHaveLength(5);
+    expect(kernelProblems(log)[0]).toContain('WARNING:');
+  });
+
+  it('passes a clean log', () => {
+    expect(kernelProblems('[ 0.1] Linux version 6.1.0\n[ 2.0] rewind: loaded\n')).toEqual([]);
+  });
+});
+
+describe('qemuArgs', () => {
+  const plan = {
+    kernel: '/boot/vmlinuz-6.1.0-56-amd64',
+    initramfs: '/c/initrd.gz',
+    cpus: 4,
+    memoryMiB: 2048,
+    controlDir: '/c/ctl',
+    consoleLog: '/c/ctl/console.log',
+    shares: [{ tag: 'share0', hostPath: '/data/out' }],
+    forwards: [
+      { hostPort: 40001, guestPort: 7999 },
+      { hostPort: 40002, guestPort: 8080 },
+    ],
+  };
+  const args = qemuArgs(plan);
+  const after = (flag: string): string[] =>
+    args.flatMap((a, i) => (a === flag ? [args[i + 1] as string] : []));
+
+  it('uses TCG with the requested size', () => {
+    expect(after('-accel')).toEqual(['tcg']);
+    expect(after('-smp')).toEqual(['4']);
+    expect(after('-m')).toEqual(['2048']);
+  });
+
+  it('mounts the host root read-only and shares read-write', () => {
+    const virtfs = after('-virtfs');
+    expect(virtfs[0]).toMatch(/^local,path=\/,mount_tag=hostroot,.*readonly=on$/);
+    expect(virtfs[1]).toContain('path=/c/ctl,mount_tag=ctl');
+    expect(virtfs[1]).not.toContain('readonly');
+    expect(virtfs[2]).toContain('path=/data/out,mount_tag=share0');
+  });
+
+  it('forwards ports on loopback only, with no way out of the guest', () => {
+    const net = after('-netdev')[0] as string;
+    expect(net).toContain('restrict=on');
+    expect(net).toContain('hostfwd=tcp:127.0.0.1:40001-:7999');
+    expect(net).toContain('hostfwd=tcp:127.0.0.1:40002-:8080');
+  });
+
+  it('sends the console to a file and the command output to stdout', () => {
+    expect(after('-serial')).toEqual(['file:/c/ctl/console.log', 'chardev:out']);
+  });
+});
+
+describe('commandScript', () => {
+  it('quotes every word', () => {
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    const script = commandScript({
+      cwd: '/w',
+      path: '/bin',
+      argv: ['sh', '-c', 'echo "$x"; exit 3'],
+    });
+    expect(script).toContain(`exec 'sh' '-c' 'echo "$x"; exit 3'`);
+    expect(script).toContain(`cd '/w' || exit 126`);
+  });
+});
+
+describe('parseCliArgs', () => {
+  it('takes options before the command and leaves the command alone', () => {
+    expect(parseCliArgs(['--cpus', '4', '--out', 'D', 'sh', '-c', 'exit 3', '--cpus'])).toEqual({
+      cpus: 4,
+      memoryMiB: 1024,
+      shareDirs: ['D'],
+      argv: ['sh', '-c', 'exit 3', '--cpus'],
+    });
+  });
+
+  it('rejects a missing command and bad numbers', () => {
+    expect(() => parseCliArgs(['--out', 'D'])).toThrow(/no command given/);
+    expect(() => parseCliArgs(['--cpus', 'two', 'true'])).toThrow(
+      /--cpus needs a positive integer/,
+    );
+  });
+});
+
+describe('compareReleases', () => {
+  it('orders Debian kernel releases numerically', () => {
+    expect(['6.1.0-56-amd64', '6.1.0-9-amd64', '5.10.0-30-amd64'].sort(compareReleases)).toEqual([
+      '5.10.0-30-amd64',
+      '6.1.0-9-amd64',
+      '6.1.0-56-amd64',
+    ]);
+  });
+});

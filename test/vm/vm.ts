@@ -74,6 +74,11 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   });
   writeFileSync(join(controlDir, 'shares'), shares.map((s) => `${s.tag} ${s.hostPath}\n`).join(''));
   writeFileSync(join(controlDir, 'hostname'), name);
+  // The guest mounts a tmpfs on /tmp; a project that lives under the host's /tmp (a CI clone,
+  // say) must stay visible through it.
+  const cwd = opts.cwd ?? projectRoot;
+  const keep = [...new Set([projectRoot, cwd])].filter((p) => p.startsWith('/tmp/'));
+  writeFileSync(join(controlDir, 'keep'), keep.map((p) => `${p}\n`).join(''));
   writeFileSync(
     join(controlDir, 'cmd'),
     commandScript({

@@ -1,16 +1,18 @@
 /**
- * npm run vm -- [--cpus N] [--mem MiB] [--out DIR]... <command…>
+ * npm run vm -- [--cpus N] [--mem MiB] [--name HOSTNAME] [--out DIR]... <command…>
  * Boots a fresh VM, runs the command inside as root from the project root, streams its output,
  * powers off and exits with the command's status.
  */
 import { runVm } from './vm';
 
-const USAGE = 'usage: npm run vm -- [--cpus N] [--mem MiB] [--out DIR]... <command…>';
+const USAGE =
+  'usage: npm run vm -- [--cpus N] [--mem MiB] [--name HOSTNAME] [--out DIR]... <command…>';
 
 export interface CliArgs {
   cpus: number;
   memoryMiB: number;
   shareDirs: string[];
+  name?: string;
   argv: string[];
 }
 
@@ -34,6 +36,12 @@ export function parseCliArgs(args: string[]): CliArgs {
       const dir = args[++i];
       if (!dir) throw new Error(`--out needs a folder\n${USAGE}`);
       parsed.shareDirs.push(dir);
+    } else if (a === '--name') {
+      const name = args[++i];
+      if (!name || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+        throw new Error(`--name needs a host name (lower-case letters, digits, '-')\n${USAGE}`);
+      }
+      parsed.name = name;
     } else if (a === '-h' || a === '--help') throw new Error(USAGE);
     else break;
   }
@@ -54,6 +62,7 @@ export async function main(): Promise<void> {
     cpus: args.cpus,
     memoryMiB: args.memoryMiB,
     shareDirs: args.shareDirs,
+    name: args.name,
   });
   if (result.code === 125 && result.kernelLog) {
     process.stderr.write(

@@ -91,6 +91,11 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('takes a host name for the guest', () => {
+    expect(parseCliArgs(['--name', 'node-a', 'true']).name).toBe('node-a');
+    expect(() => parseCliArgs(['--name', 'Node_A', 'true'])).toThrow(/--name needs a host name/);
+  });
+
   it('rejects a missing command and bad numbers', () => {
     expect(() => parseCliArgs(['--out', 'D'])).toThrow(/no command given/);
     expect(() => parseCliArgs(['--cpus', 'two', 'true'])).toThrow(

@@ -23,6 +23,7 @@ packages=(
 	babeltrace2 # the judge of every trace
 	iproute2 # network namespaces for multi-host tests
 	etcd-server prometheus prometheus-alertmanager # the real parts of the Kubernetes tests
+	openssl # test certificates for the control plane
 	ca-certificates git
 )
 missing=()

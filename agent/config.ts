@@ -1,17 +1,16 @@
 /** The agent's configuration: environment variables set by the DaemonSet, with defaults. */
 import { z } from 'zod';
-import { parseConfig } from '../common/config';
+import { lifecycleVariables, parseConfig, port } from '../common/config';
 
 const schema = z
   .object({
     /** Port of /healthz, /readyz and /metrics. */
-    REWIND_AGENT_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+    REWIND_AGENT_HEALTH_PORT: port(9090),
     /** Address the agent listens on. */
     REWIND_AGENT_BIND: z.string().default('0.0.0.0'),
     /** The node this agent runs on (from the downward API). */
     NODE_NAME: z.string().min(1).default('unknown-node'),
-    /** Seconds between SIGTERM and closing the servers, so endpoints drain first. */
-    REWIND_DRAIN_SECONDS: z.coerce.number().min(0).max(60).default(5),
+    ...lifecycleVariables,
   })
   .transform((e) => ({
     healthPort: e.REWIND_AGENT_HEALTH_PORT,

@@ -1,15 +1,14 @@
 /** The controller's configuration: environment variables set by its Deployment, with defaults. */
 import { z } from 'zod';
-import { parseConfig } from '../common/config';
+import { lifecycleVariables, parseConfig, port } from '../common/config';
 
 const schema = z
   .object({
     /** Port of /healthz, /readyz and /metrics. */
-    REWIND_CONTROLLER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+    REWIND_CONTROLLER_HEALTH_PORT: port(9090),
     /** Address the controller listens on. */
     REWIND_CONTROLLER_BIND: z.string().default('0.0.0.0'),
-    /** Seconds between SIGTERM and closing the servers, so endpoints drain first. */
-    REWIND_DRAIN_SECONDS: z.coerce.number().min(0).max(60).default(5),
+    ...lifecycleVariables,
   })
   .transform((e) => ({
     healthPort: e.REWIND_CONTROLLER_HEALTH_PORT,

@@ -33,9 +33,15 @@ for node in node-a node-b; do
 	echo
 done
 
-say "both nodes on one timeline (babeltrace2 $out/node-a $out/node-b)"
-babeltrace2 "$out/node-a" "$out/node-b" >"$out/cluster.txt"
-echo "  where the two recordings overlap, events alternate between the nodes:"
+say "one cluster trace: rewind-trace merge $out/cluster $out/node-a $out/node-b"
+node native/bin/rewind-trace.js merge --chrome "$out/cluster.json" --summary "$out/summary.json" \
+	"$out/cluster" "$out/node-a" "$out/node-b"
+node native/bin/rewind-trace.js validate "$out/cluster"
+babeltrace2 "$out/cluster" >"$out/cluster.txt"
+echo "  babeltrace2 reads it as one time-ordered stream; where the recordings overlap, events"
+echo "  alternate between the nodes:"
 awk '{ print $3 }' "$out/cluster.txt" | uniq -c | awk '{ printf "    %6d events from %s\n", $1, $2 }' |
 	sed -n '2,9p'
-printf '  %s events in all; the whole timeline is in %s\n' "$(wc -l <"$out/cluster.txt")" "$out/cluster.txt"
+printf '  %s events in all: %s\n' "$(wc -l <"$out/cluster.txt")" "$out/cluster.txt"
+echo "  the Perfetto UI (Open trace file) shows $out/cluster.json"
+echo "  Trace Compass or babeltrace2: $out/cluster/"

@@ -1,6 +1,8 @@
-// The thin N-API binding: converts arguments and results, nothing else. Logic lives in core/.
+// The thin N-API binding: converts arguments and results, nothing else. Logic lives in core/;
+// the trace engine's and the device's bindings are in binding/.
 #include <napi.h>
 
+#include "binding/common.h"
 #include "core/version.h"
 
 namespace {
@@ -16,6 +18,8 @@ Napi::Value BuildDescription(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version, "version"));
   exports.Set("buildDescription", Napi::Function::New(env, BuildDescription, "buildDescription"));
+  rwd_napi::init_trace(env, exports);
+  rwd_napi::init_device(env, exports);
   return exports;
 }
 

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Probes on existing tracepoints, resolved by name at load time so one
+ * source builds for every kernel from 5.10 on. Each probe turns the
+ * tracepoint's arguments into one dense event (rewind/format.h).
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/binfmts.h>
+#include <linux/interrupt.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netdevice.h>
+#include <linux/sched.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <linux/tracepoint.h>
+#include <linux/version.h>
+#include <net/ip.h>
+#include "events.h"
+
+struct rewind_probe_def {
+	const char *name;
+	void *func;
+	struct tracepoint *tp;
+	bool registered;
+};
+
+/* The tracing session; probes run with preemption disabled (RCU-sched). */
+static __always_inline struct rewind_session *rewind_tracing(void)
+{
+	return rcu_dereference_sched(rewind_active);
+}
+
+/* A stable, NUL-free copy of a task's comm. */
+static __always_inline struct rewind_str
+rewind_comm(char *buf, const char *comm)
+{
+	struct rewind_str str;
+
+	memcpy(buf, comm, TASK_COMM_LEN);
+	buf[TASK_COMM_LEN - 1] = '\0';
+	str.s = buf;
+	str.len = strlen(buf);
+	return str;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+static void probe_sched_switch(void *data, bool preempt,
+			       struct task_struct *prev,
+			       struct task_struct *next,
+			       unsigned int prev_state)
+{
+#else
+static void probe_sched_switch(void *data, bool preempt,
+			       struct task_struct *prev,
+			       struct task_struct *next)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
+	unsigned int prev_state = READ_ONCE(prev->__state);
+#else
+	unsigned int prev_state = READ_ONCE(prev->state);
+#endif
+#endif
+	struct rewind_ev_sched_switch e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.prev_tid = prev->pid;
+	e.prev_prio = prev->prio;
+	/* Running (0) when preempted, else the TASK_REPORT bits. */
+	e.prev_state = preempt ? 0 : (prev_state & TASK_REPORT);
+	e.next_tid = next->pid;
+	e.next_prio = next->prio;
+	rewind_emit_sched_switch(s, &e);
+}
+
+#define REWIND_WAKE_PROBE(name)						\
+static void probe_##name(void *data, struct task_struct *p)		\
+{									\
+	struct rewind_ev_##name e;					\
+	struct rewind_session *s = rewind_tracing();			\
+									\
+	if (unlikely(!s))						\
+		return;							\
+	e.tid = p->pid;							\
+	e.prio = p->prio;						\
+	e.target_cpu = task_cpu(p);					\
+	rewind_emit_##name(s, &e);					\
+}
+
+REWIND_WAKE_PROBE(sched_waking)
+REWIND_WAKE_PROBE(sched_wakeup)
+REWIND_WAKE_PROBE(sched_wakeup_new)
+
+static void probe_sched_process_fork(void *data, struct task_struct *parent,
+				     struct task_struct *child)
+{
+	struct rewind_ev_sched_process_fork e;
+	char comm[TASK_COMM_LEN];
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.parent_tid = parent->pid;
+	e.child_tid = child->pid;
+	e.child_pid = child->tgid;
+	e.child_comm = rewind_comm(comm, child->comm);
+	rewind_emit_sched_process_fork(s, &e);
+}
+
+static void probe_sched_process_exec(void *data, struct task_struct *p,
+				     pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct rewind_ev_sched_process_exec e;
+	char comm[TASK_COMM_LEN];
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.tid = p->pid;
+	e.old_tid = old_pid;
+	e.comm = rewind_comm(comm, p->comm);
+	e.filename.s = bprm->filename;
+	/* The path is stable during exec; long ones are cut at 255 bytes. */
+	e.filename.len = strnlen(bprm->filename, 255);
+	rewind_emit_sched_process_exec(s, &e);
+}
+
+static void probe_sched_process_exit(void *data, struct task_struct *p)
+{
+	struct rewind_ev_sched_process_exit e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.tid = p->pid;
+	rewind_emit_sched_process_exit(s, &e);
+}
+
+static void probe_sched_migrate_task(void *data, struct task_struct *p,
+				     int dest_cpu)
+{
+	struct rewind_ev_sched_migrate_task e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.tid = p->pid;
+	e.orig_cpu = task_cpu(p);
+	e.dest_cpu = dest_cpu;
+	rewind_emit_sched_migrate_task(s, &e);
+}
+
+static void probe_task_rename(void *data, struct task_struct *task,
+			      const char *comm)
+{
+	struct rewind_ev_task_rename e;
+	char buf[TASK_COMM_LEN];
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.tid = task->pid;
+	strscpy(buf, comm, sizeof(buf));
+	e.comm.s = buf;
+	e.comm.len = strlen(buf);
+	rewind_emit_task_rename(s, &e);
+}
+
+static void probe_irq_handler_entry(void *data, int irq,
+				    struct irqaction *action)
+{
+	struct rewind_ev_irq_handler_entry e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.irq = irq;
+	rewind_emit_irq_handler_entry(s, &e);
+}
+
+static void probe_irq_handler_exit(void *data, int irq,
+				   struct irqaction *action, int ret)
+{
+	struct rewind_ev_irq_handler_exit e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.ret = ret;
+	rewind_emit_irq_handler_exit(s, &e);
+}
+
+static void probe_softirq_entry(void *data, unsigned int vec_nr)
+{
+	struct rewind_ev_softirq_entry e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.vec = vec_nr;
+	rewind_emit_softirq_entry(s, &e);
+}
+
+static void probe_softirq_exit(void *data, unsigned int vec_nr)
+{
+	struct rewind_ev_softirq_exit e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	rewind_emit_softirq_exit(s, &e);
+}
+
+static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	struct rewind_ev_sys_enter e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	/* Numbers that do not fit (x32's high bit) are recorded as -1. */
+	e.id = (id >= S16_MIN && id <= S16_MAX) ? id : -1;
+	rewind_emit_sys_enter(s, &e);
+}
+
+static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	if (likely(ret >= S16_MIN && ret <= S16_MAX)) {
+		struct rewind_ev_sys_exit e = { .ret = ret };
+
+		rewind_emit_sys_exit(s, &e);
+	} else {
+		struct rewind_ev_sys_exit_wide e = { .ret = ret };
+
+		rewind_emit_sys_exit_wide(s, &e);
+	}
+}
+
+/* TCP segment identity: addresses, ports, sequence numbers, flags. */
+struct rewind_tcp_id {
+	u32 len;
+	u32 ifindex;
+	__be32 saddr4, daddr4;
+	const u8 *saddr6, *daddr6;
+	__be16 sport, dport;
+	__be32 seq, ack_seq;
+	u8 flags;
+	__be16 protocol;
+};
+
+static __always_inline int rewind_tcp_parse(struct sk_buff *skb,
+					    struct rewind_tcp_id *t,
+					    struct iphdr *ip4,
+					    struct ipv6hdr *ip6,
+					    struct tcphdr *thb)
+{
+	int nh = skb_network_offset(skb);
+	const struct tcphdr *th = NULL;
+
+	t->len = skb->len;
+	t->ifindex = skb->dev ? skb->dev->ifindex : 0;
+	t->protocol = skb->protocol;
+	if (nh < 0)
+		return 0;
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph;
+
+		iph = skb_header_pointer(skb, nh, sizeof(*ip4), ip4);
+		if (!iph || iph->version != 4 || iph->ihl < 5 ||
+		    iph->protocol != IPPROTO_TCP ||
+		    (iph->frag_off & htons(IP_OFFSET)))
+			return 0;
+		th = skb_header_pointer(skb, nh + iph->ihl * 4, sizeof(*thb),
+					thb);
+		if (!th)
+			return 0;
+		t->saddr4 = iph->saddr;
+		t->daddr4 = iph->daddr;
+		goto tcp;
+	}
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct ipv6hdr *ip6h;
+
+		ip6h = skb_header_pointer(skb, nh, sizeof(*ip6), ip6);
+		if (!ip6h || ip6h->nexthdr != IPPROTO_TCP)
+			return 0;
+		th = skb_header_pointer(skb, nh + sizeof(*ip6h), sizeof(*thb),
+					thb);
+		if (!th)
+			return 0;
+		/* Copied out: ip6h may point into the skb's head. */
+		if (ip6h != ip6)
+			memcpy(ip6, ip6h, sizeof(*ip6));
+		t->saddr6 = ip6->saddr.s6_addr;
+		t->daddr6 = ip6->daddr.s6_addr;
+		goto tcp;
+	}
+	return 0;
+tcp:
+	t->sport = th->source;
+	t->dport = th->dest;
+	t->seq = th->seq;
+	t->ack_seq = th->ack_seq;
+	t->flags = ((const u8 *)th)[13];	/* CWR..FIN */
+	return skb->protocol == htons(ETH_P_IP) ? 4 : 6;
+}
+
+#define REWIND_NET_PROBE(name)						\
+static void probe_##name(void *data, struct sk_buff *skb)		\
+{									\
+	struct rewind_tcp_id t;						\
+	struct iphdr ip4;						\
+	struct ipv6hdr ip6;						\
+	struct tcphdr th;						\
+	struct rewind_session *s = rewind_tracing();			\
+									\
+	if (unlikely(!s))						\
+		return;							\
+	switch (rewind_tcp_parse(skb, &t, &ip4, &ip6, &th)) {		\
+	case 4: {							\
+		struct rewind_ev_##name##_tcp4 e = {			\
+			.len = t.len, .ifindex = t.ifindex,		\
+			.saddr = t.saddr4, .daddr = t.daddr4,		\
+			.sport = t.sport, .dport = t.dport,		\
+			.seq = t.seq, .ack_seq = t.ack_seq,		\
+			.flags = t.flags,				\
+		};							\
+		rewind_emit_##name##_tcp4(s, &e);			\
+		break;							\
+	}								\
+	case 6: {							\
+		struct rewind_ev_##name##_tcp6 e = {			\
+			.len = t.len, .ifindex = t.ifindex,		\
+			.saddr = t.saddr6, .daddr = t.daddr6,		\
+			.sport = t.sport, .dport = t.dport,		\
+			.seq = t.seq, .ack_seq = t.ack_seq,		\
+			.flags = t.flags,				\
+		};							\
+		rewind_emit_##name##_tcp6(s, &e);			\
+		break;							\
+	}								\
+	default: {							\
+		struct rewind_ev_##name e = {				\
+			.len = t.len, .ifindex = t.ifindex,		\
+			.protocol = t.protocol,				\
+		};							\
+		rewind_emit_##name(s, &e);				\
+	}								\
+	}								\
+}
+
+REWIND_NET_PROBE(net_dev_queue)
+REWIND_NET_PROBE(netif_receive_skb)
+
+static __always_inline u32 rewind_rq_dev(struct request *rq)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 17, 0)
+	struct gendisk *disk = rq->q->disk;
+#else
+	struct gendisk *disk = rq->rq_disk;
+#endif
+	return disk ? disk_devt(disk) : 0;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
+static void probe_block_rq_issue(void *data, struct request *rq)
+#else
+static void probe_block_rq_issue(void *data, struct request_queue *q,
+				 struct request *rq)
+#endif
+{
+	struct rewind_ev_block_rq_issue e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.dev = rewind_rq_dev(rq);
+	e.sector = blk_rq_pos(rq);
+	e.nr_sector = blk_rq_sectors(rq);
+	e.op = req_op(rq);
+	rewind_emit_block_rq_issue(s, &e);
+}
+
+static void probe_block_rq_complete(void *data, struct request *rq,
+				    int error, unsigned int nr_bytes)
+{
+	struct rewind_ev_block_rq_complete e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.dev = rewind_rq_dev(rq);
+	e.sector = blk_rq_pos(rq);
+	e.nr_sector = nr_bytes >> 9;
+	e.error = error;
+	rewind_emit_block_rq_complete(s, &e);
+}
+
+static void probe_page_fault_user(void *data, unsigned long address,
+				  struct pt_regs *regs,
+				  unsigned long error_code)
+{
+	struct rewind_ev_page_fault_user e;
+	struct rewind_session *s = rewind_tracing();
+
+	if (unlikely(!s))
+		return;
+	e.address = address;
+	e.error_code = error_code;
+	rewind_emit_page_fault_user(s, &e);
+}
+
+static struct rewind_probe_def rewind_probes[REWIND_PROBE_COUNT] = {
+	[REWIND_PROBE_SCHED_SWITCH] = { "sched_switch", probe_sched_switch },
+	[REWIND_PROBE_SCHED_WAKING] = { "sched_waking", probe_sched_waking },
+	[REWIND_PROBE_SCHED_WAKEUP] = { "sched_wakeup", probe_sched_wakeup },
+	[REWIND_PROBE_SCHED_WAKEUP_NEW] = { "sched_wakeup_new",
+					    probe_sched_wakeup_new },
+	[REWIND_PROBE_SCHED_PROCESS_FORK] = { "sched_process_fork",
+					      probe_sched_process_fork },
+	[REWIND_PROBE_SCHED_PROCESS_EXEC] = { "sched_process_exec",
+					      probe_sched_process_exec },
+	[REWIND_PROBE_SCHED_PROCESS_EXIT] = { "sched_process_exit",
+					      probe_sched_process_exit },
+	[REWIND_PROBE_SCHED_MIGRATE_TASK] = { "sched_migrate_task",
+					      probe_sched_migrate_task },
+	[REWIND_PROBE_TASK_RENAME] = { "task_rename", probe_task_rename },
+	[REWIND_PROBE_IRQ_HANDLER_ENTRY] = { "irq_handler_entry",
+					     probe_irq_handler_entry },
+	[REWIND_PROBE_IRQ_HANDLER_EXIT] = { "irq_handler_exit",
+					    probe_irq_handler_exit },
+	[REWIND_PROBE_SOFTIRQ_ENTRY] = { "softirq_entry", probe_softirq_entry },
+	[REWIND_PROBE_SOFTIRQ_EXIT] = { "softirq_exit", probe_softirq_exit },
+	[REWIND_PROBE_SYS_ENTER] = { "sys_enter", probe_sys_enter },
+	[REWIND_PROBE_SYS_EXIT] = { "sys_exit", probe_sys_exit },
+	[REWIND_PROBE_NET_DEV_QUEUE] = { "net_dev_queue", probe_net_dev_queue },
+	[REWIND_PROBE_NETIF_RECEIVE_SKB] = { "netif_receive_skb",
+					     probe_netif_receive_skb },
+	[REWIND_PROBE_BLOCK_RQ_ISSUE] = { "block_rq_issue",
+					  probe_block_rq_issue },
+	[REWIND_PROBE_BLOCK_RQ_COMPLETE] = { "block_rq_complete",
+					     probe_block_rq_complete },
+	[REWIND_PROBE_PAGE_FAULT_USER] = { "page_fault_user",
+					   probe_page_fault_user },
+};
+
+static void rewind_probe_lookup(struct tracepoint *tp, void *priv)
+{
+	int i;
+
+	for (i = 0; i < REWIND_PROBE_COUNT; i++)
+		if (!strcmp(tp->name, rewind_probes[i].name))
+			rewind_probes[i].tp = tp;
+}
+
+/* Resolves the tracepoints this kernel has; returns how many it found. */
+int rewind_probes_init(void)
+{
+	int i, found = 0;
+
+	for_each_kernel_tracepoint(rewind_probe_lookup, NULL);
+	for (i = 0; i < REWIND_PROBE_COUNT; i++)
+		found += !!rewind_probes[i].tp;
+	return found;
+}
+
+void rewind_probes_unregister(struct rewind_session *s)
+{
+	int i;
+
+	for (i = 0; i < REWIND_PROBE_COUNT; i++) {
+		struct rewind_probe_def *p = &rewind_probes[i];
+
+		if (!p->registered)
+			continue;
+		WARN_ON_ONCE(tracepoint_probe_unregister(p->tp, p->func, NULL));
+		p->registered = false;
+	}
+	/* No probe still runs on the session after this. */
+	tracepoint_synchronize_unregister();
+	s->probe_active = 0;
+}
+
+int rewind_probes_register(struct rewind_session *s)
+{
+	int i, ret;
+
+	s->probe_active = 0;
+	for (i = 0; i < REWIND_PROBE_COUNT; i++) {
+		struct rewind_probe_def *p = &rewind_probes[i];
+
+		if (!(s->probe_mask & BIT_ULL(i)) || !p->tp)
+			continue;
+		ret = tracepoint_probe_register(p->tp, p->func, NULL);
+		if (ret)
+			goto err_unregister;
+		p->registered = true;
+		s->probe_active |= BIT_ULL(i);
+	}
+	return 0;
+
+err_unregister:
+	rewind_probes_unregister(s);
+	return ret;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Rewind kernel flight recorder: the session, the per-CPU rings and the
+ * interfaces between the module's files. See DESIGN.md for the contract.
+ */
+#ifndef REWIND_H
+#define REWIND_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <asm/local.h>
+#include <rewind/format.h>
+#include <uapi/rewind.h>
+
+#define REWIND_MAX_NESTING	4
+#define REWIND_DEFAULT_SUBBUF	(64u * 1024)
+#define REWIND_DEFAULT_NR_SUBBUF 16u
+#define REWIND_MAX_SUBBUF	(16u * 1024 * 1024)
+#define REWIND_MAX_NR_SUBBUF	1024u
+#define REWIND_MAX_RING		(256ul * 1024 * 1024)
+
+/* Per sub-buffer control word, outside the mmap'ed data. */
+struct rewind_subbuf {
+	/*
+	 * Bytes committed into this sub-buffer, free-running over laps: lap L
+	 * is complete when it reaches (L + 1) * subbuf_size. Only this CPU's
+	 * writers add to it; readers read it remotely.
+	 */
+	local_t commit;
+};
+
+/* One CPU's ring: written only on that CPU, read from anywhere. */
+struct rewind_ring {
+	local_t offset;		/* next write position, bytes, free-running */
+	local_t nesting;	/* writers active on this CPU right now */
+	u64 last_ts;		/* timestamp of a recently reserved event */
+	atomic_long_t consumed;	/* discard mode: first position not yet freed */
+	struct rewind_subbuf *sb;
+	char *mem;		/* vmalloc_user: nr_subbuf * subbuf_size */
+	unsigned int cpu;
+	u64 test_seq[REWIND_CTX_COUNT];	/* test hooks, per context */
+	local_t events;
+	local_t bytes;
+	local_t lost_full;
+	local_t lost_nesting;
+	local_t lost_wrap;
+	local_t lost_too_big;
+	local_t overwritten;
+	local_t switches;
+};
+
+struct rewind_session {
+	u32 sb_size;
+	u32 sb_order;
+	u32 nr_sb;
+	u32 buf_order;
+	unsigned long sb_mask;	/* sb_size - 1 */
+	unsigned long buf_size;	/* sb_size * nr_sb */
+	u32 mode;		/* enum rewind_mode */
+	u64 probe_mask;
+	u64 probe_active;
+	bool tracing;
+	u8 uuid[16];
+	char uuid_str[37];
+	char boot_id[37];
+	char hostname[65];
+	s64 clock_offset_ns;	/* realtime - monotonic */
+	char *metadata;
+	size_t metadata_len;
+	struct rewind_ring **rings;	/* [nr_cpu_ids], NULL if not possible */
+};
+
+/* The session probes write to; NULL when not tracing. */
+extern struct rewind_session __rcu *rewind_active;
+/* Serializes configure/start/stop/snapshot and owns rewind_session. */
+extern struct mutex rewind_mutex;
+extern struct rewind_session *rewind_session;
+extern bool rewind_test_hooks;
+
+/* ring.c */
+struct rewind_session *rewind_session_create(const struct rewind_config *cfg);
+void rewind_session_destroy(struct rewind_session *s);
+int rewind_switch_check(struct rewind_session *s, struct rewind_ring *r,
+			unsigned long o_old, u32 slot, unsigned long *o_ev,
+			u64 *lost);
+void rewind_switch(struct rewind_session *s, struct rewind_ring *r,
+		   unsigned long o_old, unsigned long begin, u64 ts, u64 lost);
+void rewind_flush_all(struct rewind_session *s);
+long rewind_snapshot_cpu(struct rewind_session *s, struct rewind_snapshot *req);
+void rewind_ring_stats(struct rewind_session *s, unsigned int cpu,
+		       struct rewind_stats *st);
+
+/* probes.c */
+int rewind_probes_init(void);
+int rewind_probes_register(struct rewind_session *s);
+void rewind_probes_unregister(struct rewind_session *s);
+
+/* statedump.c */
+void rewind_statedump(struct rewind_session *s);
+
+/* metadata.c */
+int rewind_metadata_build(struct rewind_session *s, bool remeasure);
+
+/* testhooks.c */
+long rewind_test_emit(struct rewind_test *req);
+long rewind_test_ioctl(struct rewind_test *req);
+void rewind_test_stop(void);
+
+/* device.c */
+int rewind_device_init(void);
+int rewind_session_start(struct rewind_session *s);
+void rewind_session_teardown(void);
+void rewind_device_exit(void);
+
+#endif /* REWIND_H */

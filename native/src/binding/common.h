@@ -1,0 +1,129 @@
+// Helpers shared by the binding files: argument reading (TypeError naming the argument) and the
+// promise-returning AsyncWorker. No logic: conversions only.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace rwd_napi {
+
+inline Napi::Object object_arg(const Napi::CallbackInfo &info, size_t i, const char *name) {
+  if (info.Length() <= i || !info[i].IsObject())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+inline std::string string_arg(const Napi::CallbackInfo &info, size_t i, const char *name) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+inline bool has(const Napi::Object &o, const char *key) {
+  return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull();
+}
+
+inline std::string get_string(const Napi::Object &o, const char *key,
+                              const std::string &dflt = "") {
+  if (!has(o, key)) return dflt;
+  const Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+inline bool get_bool(const Napi::Object &o, const char *key, bool dflt = false) {
+  if (!has(o, key)) return dflt;
+  const Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// An integer given as a number or a bigint (64-bit values travel as bigints).
+inline int64_t to_int64(const Napi::Value &v, const char *key) {
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    const int64_t x = v.As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 64 bits");
+    return x;
+  }
+  if (v.IsNumber()) return v.As<Napi::Number>().Int64Value();
+  throw Napi::TypeError::New(v.Env(), std::string(key) + " must be a number or a bigint");
+}
+
+inline uint64_t to_uint64(const Napi::Value &v, const char *key) {
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    const uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 64 bits");
+    return x;
+  }
+  if (v.IsNumber()) return uint64_t(v.As<Napi::Number>().Int64Value());
+  throw Napi::TypeError::New(v.Env(), std::string(key) + " must be a number or a bigint");
+}
+
+inline int64_t get_int64(const Napi::Object &o, const char *key, int64_t dflt) {
+  return has(o, key) ? to_int64(o.Get(key), key) : dflt;
+}
+
+inline uint64_t get_uint64(const Napi::Object &o, const char *key, uint64_t dflt) {
+  return has(o, key) ? to_uint64(o.Get(key), key) : dflt;
+}
+
+inline Napi::BigInt big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+inline Napi::BigInt sbig(Napi::Env env, int64_t v) { return Napi::BigInt::New(env, v); }
+
+// The baton pattern: Run (plain C++, no JS) on a worker thread, then Done builds the result on the
+// JS thread; the promise rejects with the C++ exception's message.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Run = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+  static Napi::Promise Start(Napi::Env env, const char *name, Run run, Done done) {
+    auto *w = new PromiseWorker(env, name, std::move(run), std::move(done));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      run_();
+    } catch (const std::exception &e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown native error");
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      deferred_.Resolve(done_(env));
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception &e) {
+      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  PromiseWorker(Napi::Env env, const char *name, Run run, Done done)
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        done_(std::move(done)) {}
+  Napi::Promise::Deferred deferred_;
+  Run run_;
+  Done done_;
+};
+
+// Registration functions of the binding files.
+void init_trace(Napi::Env env, Napi::Object exports);
+void init_device(Napi::Env env, Napi::Object exports);
+
+}  // namespace rwd_napi

@@ -1,0 +1,264 @@
+// Binding of the trace engine: event table, decode, merge (unified CTF, Chrome JSON, summary),
+// and the userspace writer. Arguments become plain C++ structs on the JS thread; the work runs in
+// a PromiseWorker; results become JS values in its Done step.
+#include <memory>
+#include <vector>
+
+#include "binding/common.h"
+#include "core/chrome_sink.h"
+#include "core/ctf_sink.h"
+#include "core/event_table.h"
+#include "core/merge.h"
+#include "core/synth.h"
+#include "core/writer.h"
+
+namespace rwd_napi {
+
+namespace {
+
+// Field values to JS: integers of up to 32 bits as numbers, 64-bit ones as bigints, strings as
+// strings, byte arrays as arrays of numbers.
+Napi::Value value_to_js(Napi::Env env, const rwd::FieldDesc &f, const rwd::Value &v) {
+  const rwd::FieldTypeInfo &t = rwd::field_type_info(f.type);
+  if (f.size == 0) return Napi::String::New(env, v.bytes);
+  if (t.is_bytes) {
+    Napi::Array a = Napi::Array::New(env, v.bytes.size());
+    for (size_t i = 0; i < v.bytes.size(); i++)
+      a.Set(uint32_t(i), Napi::Number::New(env, static_cast<unsigned char>(v.bytes[i])));
+    return a;
+  }
+  if (f.size == 8)
+    return t.is_signed ? Napi::Value(sbig(env, int64_t(v.num))) : Napi::Value(big(env, v.num));
+  return Napi::Number::New(env, t.is_signed ? double(int64_t(v.num)) : double(v.num));
+}
+
+rwd::Value value_from_js(const Napi::Value &js, const rwd::EventDesc &d, const rwd::FieldDesc &f) {
+  const std::string where = d.name + "." + f.name;
+  const rwd::FieldTypeInfo &t = rwd::field_type_info(f.type);
+  rwd::Value v;
+  if (f.size == 0) {
+    if (!js.IsString()) throw Napi::TypeError::New(js.Env(), where + " must be a string");
+    v.bytes = js.As<Napi::String>().Utf8Value();
+  } else if (t.is_bytes) {
+    if (js.IsBuffer()) {
+      auto b = js.As<Napi::Buffer<uint8_t>>();
+      v.bytes.assign(reinterpret_cast<const char *>(b.Data()), b.Length());
+    } else if (js.IsArray()) {
+      auto a = js.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) v.bytes += char(to_uint64(a.Get(i), where.c_str()));
+    } else {
+      throw Napi::TypeError::New(js.Env(), where + " must be a Buffer or an array of bytes");
+    }
+  } else {
+    v.num = t.is_signed ? uint64_t(to_int64(js, where.c_str())) : to_uint64(js, where.c_str());
+  }
+  return v;
+}
+
+struct Row {
+  uint32_t node, cpu, id;
+  uint64_t ts;
+  int64_t time_ns;
+  std::vector<rwd::Value> values;
+};
+
+class CollectSink : public rwd::MergeSink {
+ public:
+  explicit CollectSink(uint64_t limit) : limit_(limit) {}
+  void event(const rwd::MergedEvent &e) override {
+    if (rows.size() >= limit_) {
+      truncated = true;
+      return;
+    }
+    rows.push_back({e.node, e.ev->cpu, e.ev->desc->id, e.ev->ts, e.time_ns,
+                    rwd::decode_fields(*e.ev->desc, e.ev->payload, e.ev->size)});
+  }
+  std::vector<Row> rows;
+  bool truncated = false;
+
+ private:
+  uint64_t limit_;
+};
+
+std::vector<rwd::MergeInput> inputs_from_js(const Napi::Value &v) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), "inputs must be an array");
+  auto a = v.As<Napi::Array>();
+  std::vector<rwd::MergeInput> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    if (!a.Get(i).IsObject()) throw Napi::TypeError::New(v.Env(), "inputs[i] must be an object");
+    const Napi::Object o = a.Get(i).As<Napi::Object>();
+    out.push_back({get_string(o, "dir"), get_string(o, "node"), get_int64(o, "correctionNs", 0)});
+  }
+  return out;
+}
+
+rwd::MergeOptions merge_options(const Napi::Object &o) {
+  rwd::MergeOptions m;
+  m.strict = get_bool(o, "strict");
+  m.from_ns = get_int64(o, "fromNs", INT64_MIN);
+  m.to_ns = get_int64(o, "toNs", INT64_MAX);
+  return m;
+}
+
+Napi::Value EventTable(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  for (const rwd::EventDesc &d : rwd::event_table()) {
+    if (!d.valid()) continue;
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("id", d.id);
+    e.Set("name", d.name);
+    Napi::Array fields = Napi::Array::New(env, d.fields.size());
+    for (size_t i = 0; i < d.fields.size(); i++) {
+      Napi::Object f = Napi::Object::New(env);
+      f.Set("name", d.fields[i].name);
+      f.Set("type", rwd::field_type_info(d.fields[i].type).name);
+      fields.Set(uint32_t(i), f);
+    }
+    e.Set("fields", fields);
+    out.Set(out.Length(), e);
+  }
+  return out;
+}
+
+// decode(inputs, {strict, limit, fromNs, toNs}) -> {events, truncated, summary (JSON text)}
+Napi::Value Decode(const Napi::CallbackInfo &info) {
+  auto inputs = inputs_from_js(info[0]);
+  const Napi::Object o = object_arg(info, 1, "options");
+  const rwd::MergeOptions opts = merge_options(o);
+  auto sink = std::make_shared<CollectSink>(get_uint64(o, "limit", UINT64_MAX));
+  auto result = std::make_shared<rwd::MergeResult>();
+  return PromiseWorker::Start(
+      info.Env(), "rewind.decode", [=] { *result = rwd::merge_traces(inputs, {sink.get()}, opts); },
+      [=](Napi::Env env) -> Napi::Value {
+        Napi::Array events = Napi::Array::New(env, sink->rows.size());
+        std::vector<Napi::String> node_names, event_names;
+        for (const rwd::NodeInfo &n : result->nodes)
+          node_names.push_back(Napi::String::New(env, n.name));
+        for (const rwd::EventDesc &d : rwd::event_table())
+          event_names.push_back(Napi::String::New(env, d.name));
+        for (size_t i = 0; i < sink->rows.size(); i++) {
+          const Row &r = sink->rows[i];
+          const rwd::EventDesc &d = rwd::event_table()[r.id];
+          Napi::Object e = Napi::Object::New(env);
+          e.Set("node", node_names[r.node]);
+          e.Set("cpu", r.cpu);
+          e.Set("id", r.id);
+          e.Set("name", event_names[r.id]);
+          e.Set("timestamp", big(env, r.ts));
+          e.Set("timeNs", sbig(env, r.time_ns));
+          Napi::Object f = Napi::Object::New(env);
+          for (size_t k = 0; k < d.fields.size(); k++)
+            f.Set(d.fields[k].name, value_to_js(env, d.fields[k], r.values[k]));
+          e.Set("fields", f);
+          events.Set(uint32_t(i), e);
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("events", events);
+        out.Set("truncated", sink->truncated);
+        out.Set("summary", rwd::summary_json(*result));
+        return out;
+      });
+}
+
+// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath}) -> summary JSON text
+Napi::Value Merge(const Napi::CallbackInfo &info) {
+  auto inputs = inputs_from_js(info[0]);
+  const Napi::Object o = object_arg(info, 1, "options");
+  const rwd::MergeOptions opts = merge_options(o);
+  const std::string ctf_dir = get_string(o, "ctfDir"), chrome_path = get_string(o, "chromePath");
+  auto summary = std::make_shared<std::string>();
+  return PromiseWorker::Start(
+      info.Env(), "rewind.merge",
+      [=] {
+        std::unique_ptr<rwd::CtfSink> ctf;
+        std::unique_ptr<rwd::ChromeSink> chrome;
+        std::vector<rwd::MergeSink *> sinks;
+        if (!ctf_dir.empty())
+          sinks.push_back((ctf = std::make_unique<rwd::CtfSink>(ctf_dir)).get());
+        if (!chrome_path.empty())
+          sinks.push_back((chrome = std::make_unique<rwd::ChromeSink>(chrome_path)).get());
+        *summary = rwd::summary_json(rwd::merge_traces(inputs, sinks, opts));
+      },
+      [=](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *summary); });
+}
+
+struct WriteEvent {
+  uint32_t cpu, id;
+  uint64_t ts;
+  std::vector<rwd::Value> values;
+};
+
+// writeTrace(dir, {hostname, uuid, clockUuid, clockOffsetNs, packetSize, env}, events) -> void
+Napi::Value WriteTrace(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const std::string dir = string_arg(info, 0, "dir");
+  const Napi::Object o = object_arg(info, 1, "options");
+  rwd::WriterOptions wo;
+  wo.meta = rwd::default_meta(get_string(o, "hostname"));
+  if (has(o, "uuid") && !rwd::parse_uuid(get_string(o, "uuid"), wo.meta.uuid))
+    throw Napi::TypeError::New(env, "uuid is not a uuid");
+  if (has(o, "clockUuid")) wo.meta.clock.uuid = get_string(o, "clockUuid");
+  wo.meta.clock.set_offset_ns(get_int64(o, "clockOffsetNs", 0));
+  wo.packet_size = uint32_t(get_uint64(o, "packetSize", 65536));
+  if (!info[2].IsArray()) throw Napi::TypeError::New(env, "events must be an array");
+  auto arr = info[2].As<Napi::Array>();
+  auto events = std::make_shared<std::vector<WriteEvent>>();
+  events->reserve(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    const Napi::Object e = arr.Get(i).As<Napi::Object>();
+    const rwd::EventDesc *d =
+        e.Get("name").IsString()
+            ? rwd::find_event(uint32_t(rwd::find_event_id(get_string(e, "name"))))
+            : rwd::find_event(uint32_t(get_uint64(e, "id", UINT32_MAX)));
+    if (!d) throw Napi::TypeError::New(env, "events[" + std::to_string(i) + "]: unknown event");
+    WriteEvent w{uint32_t(get_uint64(e, "cpu", 0)), d->id, get_uint64(e, "timestamp", 0), {}};
+    const Napi::Object f =
+        has(e, "fields") ? e.Get("fields").As<Napi::Object>() : Napi::Object::New(env);
+    for (const rwd::FieldDesc &fd : d->fields) {
+      if (!has(f, fd.name.c_str()))
+        throw Napi::TypeError::New(
+            env, "events[" + std::to_string(i) + "]: " + d->name + " needs field " + fd.name);
+      w.values.push_back(value_from_js(f.Get(fd.name), *d, fd));
+    }
+    events->push_back(std::move(w));
+  }
+  return PromiseWorker::Start(
+      env, "rewind.writeTrace",
+      [=] {
+        rwd::TraceWriter w(dir, wo);
+        for (const WriteEvent &e : *events) w.event(e.cpu, e.id, e.ts, e.values);
+        w.close();
+      },
+      [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+}
+
+// writeSyntheticTrace(dir, {hostname, cpus, eventsPerCpu, seed, clockOffsetNs, packetSize}) -> n
+Napi::Value WriteSyntheticTrace(const Napi::CallbackInfo &info) {
+  const std::string dir = string_arg(info, 0, "dir");
+  const Napi::Object o = object_arg(info, 1, "options");
+  rwd::SynthOptions so;
+  so.hostname = get_string(o, "hostname", so.hostname);
+  so.cpus = uint32_t(get_uint64(o, "cpus", so.cpus));
+  so.events_per_cpu = get_uint64(o, "eventsPerCpu", so.events_per_cpu);
+  so.seed = get_uint64(o, "seed", so.seed);
+  so.clock_offset_ns = get_int64(o, "clockOffsetNs", so.clock_offset_ns);
+  so.packet_size = uint32_t(get_uint64(o, "packetSize", so.packet_size));
+  auto n = std::make_shared<uint64_t>(0);
+  return PromiseWorker::Start(
+      info.Env(), "rewind.writeSyntheticTrace", [=] { *n = rwd::write_synthetic_trace(dir, so); },
+      [=](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, double(*n)); });
+}
+
+}  // namespace
+
+void init_trace(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventTable", Napi::Function::New(env, EventTable, "eventTable"));
+  exports.Set("decode", Napi::Function::New(env, Decode, "decode"));
+  exports.Set("merge", Napi::Function::New(env, Merge, "merge"));
+  exports.Set("writeTrace", Napi::Function::New(env, WriteTrace, "writeTrace"));
+  exports.Set("writeSyntheticTrace",
+              Napi::Function::New(env, WriteSyntheticTrace, "writeSyntheticTrace"));
+}
+
+}  // namespace rwd_napi

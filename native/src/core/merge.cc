@@ -1,0 +1,237 @@
+#include "core/merge.h"
+
+#include <algorithm>
+#include <queue>
+#include <set>
+#include <stdexcept>
+
+#include "core/event_table.h"
+#include "core/json.h"
+#include "core/trace_dir.h"
+
+namespace rwd {
+
+std::map<std::string, uint64_t> NodeSummary::by_type() const {
+  std::map<std::string, uint64_t> m;
+  for (size_t id = 0; id < by_id.size(); id++)
+    if (by_id[id]) m[event_table()[id].name] = by_id[id];
+  return m;
+}
+
+int64_t add_time(int64_t origin, uint64_t ts) {
+  if (ts > uint64_t(INT64_MAX)) return INT64_MAX;
+  int64_t r;
+  if (__builtin_add_overflow(origin, int64_t(ts), &r)) return origin < 0 ? INT64_MIN : INT64_MAX;
+  return r;
+}
+
+namespace {
+
+struct Cursor {
+  uint32_t node;
+  uint32_t stream;
+  StreamDecoder dec;
+  StreamDecoder::Item item = StreamDecoder::Item::End;
+  int64_t key = 0;
+};
+
+std::string base_name(const std::string &path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const size_t s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+}  // namespace
+
+MergeResult merge_traces(const std::vector<MergeInput> &inputs,
+                         const std::vector<MergeSink *> &sinks, const MergeOptions &opts) {
+  MergeResult r;
+  std::vector<std::unique_ptr<Trace>> traces;
+  std::set<std::string> names;
+  for (const MergeInput &in : inputs) {
+    const std::vector<std::string> dirs = find_traces(in.dir);
+    if (dirs.empty()) throw std::runtime_error(in.dir + ": no Rewind trace (no metadata file)");
+    if (!in.node.empty() && dirs.size() > 1)
+      throw std::runtime_error(in.dir + ": holds " + std::to_string(dirs.size()) +
+                               " traces; a node name applies to one");
+    for (const std::string &dir : dirs) {
+      traces.push_back(Trace::open(dir));
+      const Trace &t = *traces.back();
+      NodeInfo n;
+      n.dir = dir;
+      n.meta = t.meta();
+      n.name = !in.node.empty() ? in.node : t.meta().hostname();
+      if (n.name.empty()) n.name = base_name(dir);
+      const std::string wanted = n.name;
+      for (int k = 2; names.count(n.name); k++) n.name = wanted + "-" + std::to_string(k);
+      names.insert(n.name);
+      n.correction_ns = in.correction_ns;
+      if (__builtin_add_overflow(t.meta().clock.offset_ns(), in.correction_ns, &n.origin_ns))
+        throw std::runtime_error(dir + ": clock offset plus correction overflows");
+      r.nodes.push_back(std::move(n));
+    }
+  }
+  std::vector<std::unique_ptr<Cursor>> cursors;
+  for (uint32_t ni = 0; ni < traces.size(); ni++) {
+    for (size_t s = 0; s < traces[ni]->stream_count(); s++) {
+      r.streams.push_back({ni, traces[ni]->stream_path(s), {}});
+      cursors.push_back(std::unique_ptr<Cursor>(
+          new Cursor{ni, uint32_t(r.streams.size() - 1), traces[ni]->decoder(s, opts.strict)}));
+    }
+  }
+  r.per_node.resize(r.nodes.size());
+  for (NodeSummary &ns : r.per_node) ns.by_id.assign(event_table().size(), 0);
+  for (MergeSink *s : sinks) s->begin(r.nodes, r.streams);
+
+  bool by_packet = opts.from_ns == INT64_MIN && opts.to_ns == INT64_MAX;
+  for (MergeSink *s : sinks) by_packet &= s->takes_packets();
+  if (by_packet) {
+    // Stream after stream, whole validated packets; per-stream order is all the outputs need.
+    bool first = true;
+    for (auto &c : cursors) {
+      NodeSummary &ns = r.per_node[c->node];
+      const int64_t origin = r.nodes[c->node].origin_ns;
+      for (;;) {
+        const StreamDecoder::Item it = c->dec.next();
+        if (it == StreamDecoder::Item::End) break;
+        if (it != StreamDecoder::Item::Packet) continue;  // never: events are skipped below
+        const PacketInfo &p = c->dec.packet();
+        for (MergeSink *s : sinks) s->packet_bytes(c->node, c->stream, p, c->dec.packet_data());
+        uint64_t lo = UINT64_MAX, hi = 0;
+        const uint64_t before = c->dec.stats().events;
+        c->dec.skip_packet_events(ns.by_id, lo, hi);
+        const uint64_t n = c->dec.stats().events - before;
+        if (!n) continue;
+        ns.events += n;
+        r.events += n;
+        const int64_t a = add_time(origin, lo), b = add_time(origin, hi);
+        r.first_ns = first ? a : std::min(r.first_ns, a);
+        r.last_ns = first ? b : std::max(r.last_ns, b);
+        first = false;
+      }
+      r.streams[c->stream].stats = c->dec.stats();
+      r.damage.insert(r.damage.end(), c->dec.damage().begin(), c->dec.damage().end());
+    }
+    for (MergeSink *s : sinks) s->end();
+    return r;
+  }
+
+  // Earliest key first; ties by node then stream, so the output is deterministic.
+  auto later = [](const Cursor *a, const Cursor *b) {
+    if (a->key != b->key) return a->key > b->key;
+    if (a->node != b->node) return a->node > b->node;
+    return a->stream > b->stream;
+  };
+  std::priority_queue<Cursor *, std::vector<Cursor *>, decltype(later)> heap(later);
+  auto advance = [&](Cursor *c) {
+    c->item = c->dec.next();
+    const int64_t origin = r.nodes[c->node].origin_ns;
+    if (c->item == StreamDecoder::Item::Packet) {
+      c->key = add_time(origin, c->dec.packet().ts_begin);
+    } else if (c->item == StreamDecoder::Item::Event) {
+      c->key = add_time(origin, c->dec.event().ts);
+    } else {
+      r.streams[c->stream].stats = c->dec.stats();
+      r.damage.insert(r.damage.end(), c->dec.damage().begin(), c->dec.damage().end());
+      return;
+    }
+    heap.push(c);
+  };
+  for (auto &c : cursors) advance(c.get());
+  bool first = true;
+  while (!heap.empty()) {
+    Cursor *c = heap.top();
+    heap.pop();
+    if (c->item == StreamDecoder::Item::Packet) {
+      for (MergeSink *s : sinks) s->packet(c->node, c->stream, c->dec.packet());
+    } else if (c->key >= opts.from_ns && c->key <= opts.to_ns) {
+      const RawEvent &ev = c->dec.event();
+      const MergedEvent me{c->node, c->stream, c->key, &ev};
+      for (MergeSink *s : sinks) s->event(me);
+      NodeSummary &ns = r.per_node[c->node];
+      ns.events++;
+      ns.by_id[ev.desc->id]++;
+      r.events++;
+      if (first) r.first_ns = c->key;
+      first = false;
+      r.last_ns = c->key;
+    }
+    advance(c);
+  }
+  for (MergeSink *s : sinks) s->end();
+  return r;
+}
+
+std::string summary_json(const MergeResult &r) {
+  std::string o = "{\"events\":" + std::to_string(r.events);
+  o += ",\"firstNs\":\"" + std::to_string(r.first_ns) + "\",\"lastNs\":\"" +
+       std::to_string(r.last_ns) + "\",\"nodes\":[";
+  for (size_t n = 0; n < r.nodes.size(); n++) {
+    const NodeInfo &node = r.nodes[n];
+    if (n) o += ',';
+    o += "{\"name\":";
+    json_string(o, node.name);
+    o += ",\"dir\":";
+    json_string(o, node.dir);
+    o += ",\"hostname\":";
+    json_string(o, node.meta.hostname());
+    o += ",\"traceUuid\":\"" + uuid_to_string(node.meta.uuid) + "\",\"clockUuid\":";
+    json_string(o, node.meta.clock.uuid);
+    o += ",\"clockOffsetNs\":\"" + std::to_string(node.meta.clock.offset_ns()) +
+         "\",\"correctionNs\":\"" + std::to_string(node.correction_ns) + "\"";
+    o += ",\"events\":" + std::to_string(r.per_node[n].events) + ",\"eventsByType\":{";
+    bool first = true;
+    for (const auto &kv : r.per_node[n].by_type()) {
+      if (!first) o += ',';
+      first = false;
+      json_string(o, kv.first);
+      o += ':' + std::to_string(kv.second);
+    }
+    o += "},\"streams\":[";
+    first = true;
+    uint64_t lost_events = 0, lost_packets = 0, damaged = 0;
+    for (const StreamInfo &s : r.streams) {
+      if (s.node != n) continue;
+      const StreamStats &st = s.stats;
+      if (!first) o += ',';
+      first = false;
+      o += "{\"file\":";
+      json_string(o, s.path);
+      o += ",\"cpu\":" + std::to_string(st.cpu) + ",\"packets\":" + std::to_string(st.packets) +
+           ",\"events\":" + std::to_string(st.events);
+      // The window this CPU's packets cover, on the corrected Unix-epoch timeline.
+      const int64_t origin = r.nodes[n].origin_ns;
+      o += ",\"windowStartNs\":\"" +
+           std::to_string(st.packets ? add_time(origin, st.first_ts) : 0) +
+           "\",\"windowEndNs\":\"" + std::to_string(st.packets ? add_time(origin, st.last_ts) : 0) +
+           "\"";
+      o += ",\"firstSeq\":" + std::to_string(st.first_seq) +
+           ",\"lastSeq\":" + std::to_string(st.last_seq) +
+           ",\"lostPackets\":" + std::to_string(st.lost_packets) +
+           ",\"lostEventsInWindow\":" + std::to_string(st.discarded_last - st.discarded_first) +
+           ",\"lostEventsTotal\":" + std::to_string(st.discarded_last) +
+           ",\"damagedPackets\":" + std::to_string(st.damaged_packets) +
+           ",\"damagedBytes\":" + std::to_string(st.damaged_bytes) + "}";
+      lost_events += st.discarded_last - st.discarded_first;
+      lost_packets += st.lost_packets;
+      damaged += st.damaged_packets;
+    }
+    o += "],\"lostEvents\":" + std::to_string(lost_events) +
+         ",\"lostPackets\":" + std::to_string(lost_packets) +
+         ",\"damagedPackets\":" + std::to_string(damaged) + "}";
+  }
+  o += "],\"damage\":[";
+  for (size_t i = 0; i < r.damage.size(); i++) {
+    if (i) o += ',';
+    o += "{\"file\":";
+    json_string(o, r.damage[i].file);
+    o += ",\"offset\":" + std::to_string(r.damage[i].offset) + ",\"reason\":";
+    json_string(o, r.damage[i].reason);
+    o += "}";
+  }
+  o += "]}";
+  return o;
+}
+
+}  // namespace rwd

@@ -1,0 +1,259 @@
+/**
+ * The native engine against babeltrace2: traces written by the userspace writer read with no
+ * error and identical values; merged nodes read as one time-ordered stream with each event's node
+ * named; the Chrome JSON parses and nests; corrupt input gives an error naming file and offset.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  decodeTrace,
+  exportChrome,
+  mergeTraces,
+  RewindDevice,
+  traceStats,
+  validateTrace,
+  writeTrace,
+  type WriteEvent,
+} from '../../native/index';
+import { asBt, babeltrace, canonical, normalize } from './babeltrace';
+import { everyEvent, removeTempDirs, schedStory, tempDir } from './fixtures';
+
+afterAll(removeTempDirs);
+
+const EPOCH = 1_760_000_000_000_000_000n; // clock origin of the test nodes (Unix ns)
+
+function expected(events: WriteEvent[], host: string) {
+  return events.map((e) => ({
+    time: BigInt(e.timestamp),
+    host,
+    name: e.name as string,
+    cpu: e.cpu,
+    fields: Object.fromEntries(
+      Object.entries(e.fields ?? {}).map(([k, v]) => [k, normalize(v as never)]),
+    ),
+  }));
+}
+
+describe('the userspace writer, judged by babeltrace2', () => {
+  const dir = join(tempDir('writer'), 'trace');
+  const events = everyEvent(6, 3);
+
+  beforeAll(async () => {
+    await writeTrace(
+      dir,
+      { hostname: 'writer-node', clockOffsetNs: EPOCH, packetSize: 512 },
+      events,
+    );
+  });
+
+  it('writes a trace babeltrace2 reads with no error and the same values', () => {
+    const bt = babeltrace(dir);
+    expect(bt.stderr).toBe('');
+    expect(bt.code).toBe(0);
+    expect(bt.events).toHaveLength(events.length);
+    expect(canonical(bt.events)).toEqual(canonical(expected(events, 'writer-node')));
+  });
+
+  it('decodes to exactly what babeltrace2 prints, in its order', async () => {
+    const { events: decoded, summary } = await decodeTrace(dir, { strict: true });
+    expect(canonical(asBt(decoded))).toEqual(canonical(babeltrace(dir).events));
+    expect(summary.nodes[0]?.streams.map((s) => s.cpu)).toEqual([0, 1, 2]);
+    expect(summary.nodes[0]?.streams.every((s) => s.packets > 1)).toBe(true);
+    // Unix-epoch time = clock value + the metadata's offset.
+    expect(decoded[0]?.timeNs).toBe((decoded[0]?.timestamp as bigint) + EPOCH);
+  });
+
+  it('puts the wall-clock time babeltrace2 prints on the Unix epoch', async () => {
+    const { events: decoded } = await decodeTrace(dir);
+    const bt = babeltrace(dir, 'seconds');
+    expect(bt.events.map((e) => e.time).sort()).toEqual(decoded.map((e) => e.timeNs).sort());
+  });
+});
+
+describe('the merge of two nodes', () => {
+  const root = tempDir('merge');
+  const a = join(root, 'node-a');
+  const b = join(root, 'node-b');
+  const out = join(root, 'unified');
+  // Node b's clock origin is 1 ms later than a's; its measured error is -250 ns.
+  const B_OFFSET = EPOCH + 1_000_000n;
+  const CORRECTION = -250n;
+
+  beforeAll(async () => {
+    await writeTrace(a, { hostname: 'node-a', clockOffsetNs: EPOCH }, [
+      ...schedStory(0, 2_000_000n, 100),
+      ...schedStory(1, 2_000_300n, 101),
+    ]);
+    await writeTrace(b, { hostname: 'node-b', clockOffsetNs: B_OFFSET }, [
+      ...schedStory(0, 1_000_150n, 200),
+      ...schedStory(1, 1_000_450n, 201),
+    ]);
+  });
+
+  it('gives a unified trace babeltrace2 reads as one time-ordered stream, node by node named', async () => {
+    const s = await mergeTraces([a, { dir: b, correctionNs: CORRECTION }], { out });
+    expect(s.nodes.map((n) => n.name)).toEqual(['node-a', 'node-b']);
+    const bt = babeltrace(out, 'seconds');
+    expect(bt.stderr).toBe('');
+    expect(bt.code).toBe(0);
+    expect(bt.events).toHaveLength(s.events);
+    for (let i = 1; i < bt.events.length; i++) {
+      expect(
+        (bt.events[i] as { time: bigint }).time >= (bt.events[i - 1] as { time: bigint }).time,
+      ).toBe(true);
+    }
+    const hosts = bt.events.map((e) => e.host);
+    expect(new Set(hosts)).toEqual(new Set(['node-a', 'node-b']));
+    const switches = hosts.filter((h, i) => i > 0 && h !== hosts[i - 1]).length;
+    expect(switches).toBeGreaterThan(10); // interleaved, not one node after the other
+    // Every event at its node's corrected time.
+    const decoded = await decodeTrace([a, { dir: b, correctionNs: CORRECTION }]);
+    expect(canonical(bt.events)).toEqual(canonical(asBt(decoded.events, 'seconds')));
+    const first = decoded.events.find((e) => e.node === 'node-b') as {
+      timestamp: bigint;
+      timeNs: bigint;
+    };
+    expect(first.timeNs).toBe(first.timestamp + B_OFFSET + CORRECTION);
+  });
+
+  it('exports Chrome Trace Event JSON that parses and nests its slices', async () => {
+    const file = join(root, 'trace.json');
+    await exportChrome([a, { dir: b, correctionNs: CORRECTION }], file);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      traceEvents: {
+        ph: string;
+        name: string;
+        pid: number;
+        tid: number;
+        ts: number;
+        dur?: number;
+        args: Record<string, unknown>;
+      }[];
+    };
+    const ev = json.traceEvents;
+    const processes = ev
+      .filter((e) => e.ph === 'M' && e.name === 'process_name')
+      .map((e) => e.args.name);
+    expect(processes).toEqual(['node node-a', 'node node-b']);
+    const tracks = ev.filter((e) => e.ph === 'M' && e.name === 'thread_name');
+    expect(tracks).toHaveLength(4);
+    const slices = ev.filter((e) => e.ph === 'X');
+    // Per node and CPU: 2 task slices, 3 syscalls (one reopened after the switch), 1 irq, 1 softirq.
+    expect(slices).toHaveLength(4 * 7);
+    expect(slices.filter((e) => e.name === 'worker-0 100')).toHaveLength(2);
+    expect(slices.filter((e) => e.name === 'softirq NET_RX')).toHaveLength(4);
+    expect(slices.filter((e) => e.name === 'syscall (cont.)')).toHaveLength(4);
+    // Nesting: on one track, any two slices are disjoint or one contains the other.
+    const eps = 1e-6;
+    for (const track of new Set(slices.map((e) => `${e.pid}/${e.tid}`))) {
+      const mine = slices.filter((e) => `${e.pid}/${e.tid}` === track);
+      for (const x of mine)
+        for (const y of mine) {
+          const [x0, x1, y0, y1] = [x.ts, x.ts + (x.dur ?? 0), y.ts, y.ts + (y.dur ?? 0)];
+          const disjoint = x1 <= y0 + eps || y1 <= x0 + eps;
+          const nested = (x0 >= y0 - eps && x1 <= y1 + eps) || (y0 >= x0 - eps && y1 <= x1 + eps);
+          expect(disjoint || nested).toBe(true);
+        }
+    }
+    // The irq sits inside the syscall, which sits inside the task's slice.
+    const irq = slices.find((e) => e.name === 'irq 11' && e.pid === 1 && e.tid === 0);
+    const sys = slices.find((e) => e.name === 'syscall 0' && e.pid === 1 && e.tid === 0);
+    expect(irq && sys && irq.ts > sys.ts && irq.ts + (irq.dur ?? 0) < sys.ts + (sys.dur ?? 0)).toBe(
+      true,
+    );
+    expect(ev.filter((e) => e.ph === 'i' && e.name === 'sched_wakeup')).toHaveLength(4);
+  });
+
+  it('summarizes events by node and type, windows per CPU and losses', async () => {
+    const s = await traceStats([a, b]);
+    expect(s.nodes[1]?.eventsByType.sched_switch).toBe(8);
+    expect(s.nodes[1]?.streams[1]?.windowStartNs).toBe(B_OFFSET + 1_000_450n);
+    expect(s.nodes[1]?.streams[1]?.windowEndNs).toBe(B_OFFSET + 1_000_450n + 8000n);
+    expect(s.nodes[0]?.lostEvents).toBe(0);
+    expect(s.damage).toEqual([]);
+  });
+});
+
+describe('damaged input', () => {
+  it('is an error naming the file and byte offset, or a skipped and counted packet', async () => {
+    const dir = join(tempDir('damage'), 't');
+    await writeTrace(dir, { hostname: 'd', packetSize: 256 }, everyEvent(2, 1));
+    const file = join(dir, 'stream_0');
+    const bytes = readFileSync(file);
+    const second = bytes.readUInt32LE(44) / 8; // packet_size of the first packet
+    bytes.writeUInt32LE(0x12345678, second); // the second packet's magic
+    writeFileSync(file, bytes);
+    await expect(validateTrace(dir)).rejects.toThrow(
+      `${file}: at byte ${second}: bad packet magic 0x12345678 (expected 0xc1fc1fc1)`,
+    );
+    const s = await traceStats(dir);
+    expect(s.nodes[0]?.damagedPackets).toBe(1);
+    expect(s.damage[0]).toEqual({
+      file,
+      offset: second,
+      reason: expect.stringContaining('bad packet magic'),
+    });
+  });
+});
+
+describe('argument validation', () => {
+  it('names the function, the option and what was expected', async () => {
+    await expect(decodeTrace([], {})).rejects.toThrow(/^decodeTrace: inputs: /);
+    await expect(decodeTrace('/x', { limit: 0 })).rejects.toThrow('decodeTrace: options.limit: ');
+    await expect(decodeTrace('/x', { bogus: 1 } as never)).rejects.toThrow(
+      /decodeTrace: options: .*bogus/,
+    );
+    await expect(writeTrace('/tmp/x', { hostname: 'h', packetSize: 3 }, [])).rejects.toThrow(
+      'writeTrace: options.packetSize: ',
+    );
+    await expect(
+      writeTrace('/tmp/x', { hostname: 'h' }, [{ cpu: 0, timestamp: 1 }]),
+    ).rejects.toThrow('writeTrace: events.0: needs a name or an id');
+    await expect(validateTrace('/nonexistent/trace')).rejects.toThrow(
+      '/nonexistent/trace: no such directory',
+    );
+  });
+});
+
+describe('the device front, without the module', () => {
+  it('names the path and the cause when the device is not Rewind', () => {
+    expect(() => RewindDevice.open('/dev/null')).toThrow(
+      '/dev/null: REWIND_IOC_ABI_VERSION: Inappropriate ioctl for device',
+    );
+    expect(() => RewindDevice.open('/nonexistent/rewind')).toThrow(
+      'cannot open /nonexistent/rewind: No such file or directory',
+    );
+    expect(() => RewindDevice.open('')).toThrow(
+      'RewindDevice.open: path: must be a non-empty string',
+    );
+  });
+});
+
+describe('the rewind-trace command', () => {
+  const cli = join(__dirname, '..', '..', 'native', 'bin', 'rewind-trace.js');
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+  it('runs stats, validate, merge and export', async () => {
+    const root = tempDir('cli');
+    const a = join(root, 'a');
+    await writeTrace(a, { hostname: 'cli-a', clockOffsetNs: EPOCH }, schedStory(0, 5_000n, 7));
+    const stats = run('stats', '--json', a);
+    expect(stats.stderr).toBe('');
+    expect(JSON.parse(stats.stdout).nodes[0].eventsByType.sched_switch).toBe(4);
+    expect(run('validate', a).stdout).toBe('valid: 14 events in 1 packets, 1 node(s)\n');
+    const merged = run('merge', join(root, 'out'), a, '--correction', `${a}=-5`);
+    expect(merged.status).toBe(0);
+    expect(babeltrace(join(root, 'out')).events).toHaveLength(14);
+    const exported = run('export', '--format', 'chrome', join(root, 'c.json'), a);
+    expect(exported.stdout).toContain('exported 14 events of 1 node(s)');
+    expect(
+      JSON.parse(readFileSync(join(root, 'c.json'), 'utf8')).traceEvents.length,
+    ).toBeGreaterThan(5);
+    const bad = run('validate', join(root, 'missing'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('missing: no such directory');
+  });
+});

@@ -17,6 +17,7 @@ say() { printf 'setup: %s\n' "$*"; }
 packages=(
 	build-essential python3 make g++ # the native addon (node-gyp) and the kernel module
 	linux-image-amd64 linux-headers-amd64 kmod # the kernel the VMs boot, and its build tree
+	linux-source-6.1 # checkpatch.pl (kmod/checkpatch.sh)
 	qemu-system-x86 busybox-static cpio file xz-utils zstd # the VM harness
 	libgtest-dev # the native core's unit tests
 	clang libclang-rt-14-dev # the native decoder's fuzzer and sanitizer builds

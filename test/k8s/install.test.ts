@@ -48,6 +48,13 @@ async function createObject(object: unknown): Promise<RunResult> {
   return cp.kubectl(['create', '-f', file]);
 }
 
+/** The kubectl arguments of a merge patch of TraceSnapshot `name` (optionally its status). */
+function mergePatch(name: string, patch: string, subresource?: 'status'): string[] {
+  return ['-n', NS, 'patch', 'tracesnapshot', name]
+    .concat(subresource ? [`--subresource=${subresource}`] : [])
+    .concat(['--type=merge', '-p', patch]);
+}
+
 function traceSnapshot(name: string, spec: unknown): unknown {
   return {
     apiVersion: 'rewind.dev/v1alpha1',
@@ -175,17 +182,7 @@ describe('TraceSnapshot', () => {
         ],
       },
     };
-    await cp.kubectlOk([
-      '-n',
-      NS,
-      'patch',
-      'tracesnapshot',
-      'nightly',
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify(status),
-    ]);
+    await cp.kubectlOk(mergePatch('nightly', JSON.stringify(status), 'status'));
     const wide = await cp.kubectlOk(['-n', NS, 'get', 'tracesnapshots', '-o', 'wide']);
     const [head, row] = wide.trim().split('\n');
     expect(head.trim().split(/\s+/)).toEqual([
@@ -206,16 +203,7 @@ describe('TraceSnapshot', () => {
 
   test('a status write through the main resource is ignored (status subresource)', async () => {
     await createObject(traceSnapshot('sub', { target: { nodeNames: ['n1'] } }));
-    await cp.kubectlOk([
-      '-n',
-      NS,
-      'patch',
-      'tracesnapshot',
-      'sub',
-      '--type=merge',
-      '-p',
-      '{"status":{"phase":"Failed"}}',
-    ]);
+    await cp.kubectlOk(mergePatch('sub', '{"status":{"phase":"Failed"}}'));
     const got = JSON.parse(
       await cp.kubectlOk(['-n', NS, 'get', 'tracesnapshot', 'sub', '-o', 'json']),
     ) as {
@@ -225,33 +213,20 @@ describe('TraceSnapshot', () => {
   });
 
   test('an invalid status is rejected', async () => {
-    const bad = await cp.kubectl([
-      '-n',
-      NS,
-      'patch',
-      'tracesnapshot',
-      'sub',
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      '{"status":{"phase":"Done","nodes":[{"name":"n1","phase":"Succeeded","bytes":-1}]}}',
-    ]);
+    const bad = await cp.kubectl(
+      mergePatch(
+        'sub',
+        '{"status":{"phase":"Done","nodes":[{"name":"n1","phase":"Succeeded","bytes":-1}]}}',
+        'status',
+      ),
+    );
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('status.phase: Unsupported value: "Done"');
     expect(bad.stderr).toContain('status.nodes[0].bytes: Invalid value: -1');
   });
 
   test('the spec is immutable', async () => {
-    const patched = await cp.kubectl([
-      '-n',
-      NS,
-      'patch',
-      'tracesnapshot',
-      'sub',
-      '--type=merge',
-      '-p',
-      '{"spec":{"windowSeconds":20}}',
-    ]);
+    const patched = await cp.kubectl(mergePatch('sub', '{"spec":{"windowSeconds":20}}'));
     expect(patched.code).not.toBe(0);
     expect(patched.stderr).toContain('spec is immutable; create a new TraceSnapshot instead');
   });

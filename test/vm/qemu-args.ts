@@ -22,6 +22,13 @@ export interface QemuPlan {
   shares: Share[];
   forwards: PortForward[];
   extraKernelArgs?: string;
+  /**
+   * TCG threading: 'single' runs all vCPUs in one host thread, 'multi' one thread per vCPU.
+   * Single is the default: with multi-threaded TCG, a guest CPU was seen stuck for good at the
+   * int3 entry while another patched kernel text (static keys flipping as tracepoints are
+   * unregistered: text_poke_bp), a livelock of the emulator, not of the guest.
+   */
+  tcgThreads?: 'single' | 'multi';
 }
 
 export function qemuArgs(plan: QemuPlan): string[] {
@@ -35,7 +42,7 @@ export function qemuArgs(plan: QemuPlan): string[] {
     plan.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`).join('');
   return [
     '-accel',
-    'tcg',
+    `tcg,thread=${plan.tcgThreads ?? 'single'}`,
     '-m',
     String(plan.memoryMiB),
     '-smp',

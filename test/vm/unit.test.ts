@@ -43,7 +43,8 @@ describe('qemuArgs', () => {
     args.flatMap((a, i) => (a === flag ? [args[i + 1] as string] : []));
 
   it('uses TCG with the requested size', () => {
-    expect(after('-accel')).toEqual(['tcg']);
+    expect(after('-accel')).toEqual(['tcg,thread=single']);
+    expect(qemuArgs({ ...plan, tcgThreads: 'multi' })).toContain('tcg,thread=multi');
     expect(after('-smp')).toEqual(['4']);
     expect(after('-m')).toEqual(['2048']);
   });

@@ -98,6 +98,7 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
     shares,
     forwards,
     extraKernelArgs: opts.extraKernelArgs,
+    tcgThreads: process.env.REWIND_VM_TCG_THREADS === 'multi' ? 'multi' : 'single',
   });
   return { name, controlDir, consoleLog, args };
 }

@@ -48,6 +48,16 @@ describe('the userspace writer, judged by babeltrace2', () => {
     );
   });
 
+  it('refuses field values that do not fit their type instead of wrapping them', async () => {
+    const bad = (irq: number | bigint): Promise<void> =>
+      writeTrace(join(tempDir('writer-bad'), 'trace'), { hostname: 'n' }, [
+        { cpu: 0, name: 'irq_handler_entry', timestamp: 1n, fields: { irq } },
+      ]);
+    await expect(bad(-1)).rejects.toThrow(/irq.*non-negative integer/);
+    await expect(bad(1.5)).rejects.toThrow(/irq.*non-negative integer/);
+    await expect(bad(-1n)).rejects.toThrow(/irq/);
+  });
+
   it('writes a trace babeltrace2 reads with no error and the same values', () => {
     const bt = babeltrace(dir);
     expect(bt.stderr).toBe('');

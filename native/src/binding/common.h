@@ -60,8 +60,20 @@ inline uint64_t to_uint64(const Napi::Value &v, const char *key) {
     if (!lossless) throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 64 bits");
     return x;
   }
-  if (v.IsNumber()) return uint64_t(v.As<Napi::Number>().Int64Value());
+  if (v.IsNumber()) {
+    // A negative or fractional number would otherwise wrap or truncate silently.
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d >= 18446744073709551616.0 || d != double(uint64_t(d)))
+      throw Napi::RangeError::New(v.Env(), std::string(key) + " must be a non-negative integer");
+    return uint64_t(d);
+  }
   throw Napi::TypeError::New(v.Env(), std::string(key) + " must be a number or a bigint");
+}
+
+inline uint32_t to_uint32(const Napi::Value &v, const char *key) {
+  const uint64_t x = to_uint64(v, key);
+  if (x > UINT32_MAX) throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 32 bits");
+  return uint32_t(x);
 }
 
 inline int64_t get_int64(const Napi::Object &o, const char *key, int64_t dflt) {

@@ -99,7 +99,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   }
   Napi::Value Stats(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    const uint32_t cpu = uint32_t(to_uint64(info[0], "cpu"));
+    const uint32_t cpu = to_uint32(info[0], "cpu");
     const rwd::CpuStats s = guarded(env, [&] { return dev(env).stats(cpu); });
     Napi::Object o = Napi::Object::New(env);
     o.Set("cpu", s.cpu);
@@ -149,7 +149,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   // A copy of the CPU's ring as mapped read-only (see Device::read_ring).
   Napi::Value ReadRing(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    const uint32_t cpu = uint32_t(to_uint64(info[0], "cpu"));
+    const uint32_t cpu = to_uint32(info[0], "cpu");
     std::vector<uint8_t> bytes = guarded(env, [&] { return dev(env).read_ring(cpu); });
     return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size());
   }

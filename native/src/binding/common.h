@@ -72,7 +72,8 @@ inline uint64_t to_uint64(const Napi::Value &v, const char *key) {
 
 inline uint32_t to_uint32(const Napi::Value &v, const char *key) {
   const uint64_t x = to_uint64(v, key);
-  if (x > UINT32_MAX) throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 32 bits");
+  if (x > UINT32_MAX)
+    throw Napi::RangeError::New(v.Env(), std::string(key) + " does not fit 32 bits");
   return uint32_t(x);
 }
 

@@ -6,7 +6,7 @@
  */
 module.exports = {
   testEnvironment: '<rootDir>/test/vm/jest-environment.js',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/native/build/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

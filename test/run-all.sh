@@ -12,8 +12,13 @@ started=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$1" "$(($(date +%s) - started))"; }
 
 step "build: TypeScript, native addon, kernel module"
-if ! npm run -s build; then
-	echo "the build failed: see above; the tests below run on what was built"
+# A failed build counts as one failed test in the summary: tests passing on stale artifacts must
+# not hide it.
+if npm run -s build; then
+	echo '{"tests": 0, "failures": 0}' >"$out/build.json"
+else
+	echo '{"tests": 1, "failures": 1}' >"$out/build.json"
+	echo "the build failed: see above; the tests below run on what was built, and it counts as a failure"
 fi
 
 step "C++ core tests (GoogleTest)"
@@ -23,4 +28,4 @@ step "jest suites"
 npx jest --ci --json --outputFile="$out/jest.json" "$@"
 
 step "summary"
-exec node test/summary.js "$out" jest.json:jest gtest-core.json:gtest
+exec node test/summary.js "$out" build.json:gtest jest.json:jest gtest-core.json:gtest

@@ -34,12 +34,27 @@ export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=mod -b
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
 mkdir -p "$bin_dir" "$GOMODCACHE" "$GOCACHE" 2>/dev/null || die "cannot create $bin_dir (set REWIND_CACHE to a writable directory)"
 
-want=()
-[[ -x "$bin_dir/kube-apiserver-$k8s_version" ]] || want+=(kube-apiserver)
-[[ -x "$bin_dir/kubectl-$k8s_version" ]] || want+=(kubectl)
-[[ -x "$bin_dir/helm-$helm_version" ]] || want+=(helm)
-if [[ ${#want[@]} -eq 0 ]]; then
+missing_binaries() {
+  want=()
+  [[ -x "$bin_dir/kube-apiserver-$k8s_version" ]] || want+=(kube-apiserver)
+  [[ -x "$bin_dir/kubectl-$k8s_version" ]] || want+=(kubectl)
+  [[ -x "$bin_dir/helm-$helm_version" ]] || want+=(helm)
+  [[ ${#want[@]} -gt 0 ]]
+}
+if ! missing_binaries; then
   log "all binaries cached in $bin_dir (kubernetes $k8s_version, helm $helm_version)"
+  exit 0
+fi
+# Several processes may fill an empty cache at once (setup run twice, a test and a demo): one
+# builds while the others wait on this lock, then find the binaries there. Each binary is also
+# written under a temporary name of its own and renamed into place, so no reader sees half a file.
+exec 9>"$bin_dir/.build.lock"
+if ! flock -n 9; then
+  log "another build of the binaries is running; waiting for it (lock: $bin_dir/.build.lock)"
+  flock 9
+fi
+if ! missing_binaries; then
+  log "all binaries cached in $bin_dir by the other build (kubernetes $k8s_version, helm $helm_version)"
   exit 0
 fi
 go_bin="${REWIND_GO:-}"
@@ -88,9 +103,9 @@ build_kubernetes() {
   for t in "${targets[@]}"; do
     log "kubernetes $k8s_version: go build cmd/$t (the first build takes many minutes)"
     (cd "$dir" && "$go_bin" build -p "$jobs" -trimpath -ldflags "$ldflags" \
-      -o "$bin_dir/.$t-$k8s_version.tmp" "k8s.io/kubernetes/cmd/$t") ||
+      -o "$bin_dir/.$t-$k8s_version.$$.tmp" "k8s.io/kubernetes/cmd/$t") ||
       die "go build k8s.io/kubernetes/cmd/$t@$k8s_version failed (see the Go output above)"
-    mv "$bin_dir/.$t-$k8s_version.tmp" "$bin_dir/$t-$k8s_version"
+    mv -f "$bin_dir/.$t-$k8s_version.$$.tmp" "$bin_dir/$t-$k8s_version"
     log "built $bin_dir/$t-$k8s_version"
   done
 }
@@ -109,9 +124,9 @@ build_helm() {
   ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
   log "helm $helm_version: go build cmd/helm"
   (cd "$dir" && "$go_bin" build -p "$jobs" -trimpath -ldflags "$ldflags" \
-    -o "$bin_dir/.helm-$helm_version.tmp" helm.sh/helm/v3/cmd/helm) ||
+    -o "$bin_dir/.helm-$helm_version.$$.tmp" helm.sh/helm/v3/cmd/helm) ||
     die "go build helm.sh/helm/v3/cmd/helm@$helm_version failed (see the Go output above)"
-  mv "$bin_dir/.helm-$helm_version.tmp" "$bin_dir/helm-$helm_version"
+  mv -f "$bin_dir/.helm-$helm_version.$$.tmp" "$bin_dir/helm-$helm_version"
   log "built $bin_dir/helm-$helm_version"
 }
 

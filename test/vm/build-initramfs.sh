@@ -40,6 +40,12 @@ done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r path; do
 done
 [ -s "$stage/modules/order" ] || { echo "build-initramfs: no driver modules found" >&2; exit 1; }
 
+# Several VMs may boot at once against an empty cache: each builds into a temporary file of its
+# own beside the target and renames it into place, which is atomic; the last rename wins with
+# identical content, and no reader ever sees a partial file.
 mkdir -p "$(dirname "$out")"
-(cd "$stage" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out.tmp"
-mv "$out.tmp" "$out"
+tmp=$(mktemp "$out.XXXXXX.tmp")
+trap 'rm -rf "$stage" "$tmp"' EXIT
+(cd "$stage" && find . | cpio -o -H newc --quiet) | gzip -1 > "$tmp"
+chmod 644 "$tmp"
+mv -f "$tmp" "$out"

@@ -31,6 +31,14 @@ typedef uint64_t rw_u64;
 
 #define REWIND_FORMAT_VERSION	1
 
+/*
+ * A trace on disk is a directory: the TSDL text in REWIND_TRACE_METADATA and
+ * one stream file per CPU, REWIND_TRACE_STREAM_PREFIX followed by the CPU
+ * number in decimal. The one place this layout is spelled.
+ */
+#define REWIND_TRACE_METADATA		"metadata"
+#define REWIND_TRACE_STREAM_PREFIX	"stream_"
+
 /* ---- Packet: one per sub-buffer, header at offset 0 ------------------- */
 
 #define REWIND_PACKET_MAGIC	0xC1FC1FC1u

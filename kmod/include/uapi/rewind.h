@@ -14,29 +14,40 @@
 #define REWIND_DEVICE		"/dev/rewind"
 #define REWIND_IOC_MAGIC	0xE7
 
-/* Probes (tracepoints) a session can enable: bit numbers of probe_mask. */
+/*
+ * Probes (tracepoints) a session can enable: X(bit, NAME, tracepoint) for
+ * each bit of probe_mask. The one list of probes: the enum below, the
+ * module's probe table, rewindctl and native/ are generated from it, and the
+ * TypeScript types are tested against it. Bits are permanent: append only.
+ */
+#define REWIND_PROBE_TABLE(X)						\
+	X(0, SCHED_SWITCH, sched_switch)				\
+	X(1, SCHED_WAKING, sched_waking)				\
+	X(2, SCHED_WAKEUP, sched_wakeup)				\
+	X(3, SCHED_WAKEUP_NEW, sched_wakeup_new)			\
+	X(4, SCHED_PROCESS_FORK, sched_process_fork)			\
+	X(5, SCHED_PROCESS_EXEC, sched_process_exec)			\
+	X(6, SCHED_PROCESS_EXIT, sched_process_exit)			\
+	X(7, SCHED_MIGRATE_TASK, sched_migrate_task)			\
+	X(8, TASK_RENAME, task_rename)					\
+	X(9, IRQ_HANDLER_ENTRY, irq_handler_entry)			\
+	X(10, IRQ_HANDLER_EXIT, irq_handler_exit)			\
+	X(11, SOFTIRQ_ENTRY, softirq_entry)				\
+	X(12, SOFTIRQ_EXIT, softirq_exit)				\
+	X(13, SYS_ENTER, sys_enter)					\
+	X(14, SYS_EXIT, sys_exit)					\
+	X(15, NET_DEV_QUEUE, net_dev_queue)				\
+	X(16, NETIF_RECEIVE_SKB, netif_receive_skb)			\
+	X(17, BLOCK_RQ_ISSUE, block_rq_issue)				\
+	X(18, BLOCK_RQ_COMPLETE, block_rq_complete)			\
+	X(19, PAGE_FAULT_USER, page_fault_user)
+
+#define REWIND_PROBE_ENUMERATOR(bit, NAME, tp) REWIND_PROBE_##NAME = bit,
+#define REWIND_PROBE_ONE(bit, NAME, tp) + 1
+
 enum rewind_probe {
-	REWIND_PROBE_SCHED_SWITCH = 0,
-	REWIND_PROBE_SCHED_WAKING = 1,
-	REWIND_PROBE_SCHED_WAKEUP = 2,
-	REWIND_PROBE_SCHED_WAKEUP_NEW = 3,
-	REWIND_PROBE_SCHED_PROCESS_FORK = 4,
-	REWIND_PROBE_SCHED_PROCESS_EXEC = 5,
-	REWIND_PROBE_SCHED_PROCESS_EXIT = 6,
-	REWIND_PROBE_SCHED_MIGRATE_TASK = 7,
-	REWIND_PROBE_TASK_RENAME = 8,
-	REWIND_PROBE_IRQ_HANDLER_ENTRY = 9,
-	REWIND_PROBE_IRQ_HANDLER_EXIT = 10,
-	REWIND_PROBE_SOFTIRQ_ENTRY = 11,
-	REWIND_PROBE_SOFTIRQ_EXIT = 12,
-	REWIND_PROBE_SYS_ENTER = 13,
-	REWIND_PROBE_SYS_EXIT = 14,
-	REWIND_PROBE_NET_DEV_QUEUE = 15,
-	REWIND_PROBE_NETIF_RECEIVE_SKB = 16,
-	REWIND_PROBE_BLOCK_RQ_ISSUE = 17,
-	REWIND_PROBE_BLOCK_RQ_COMPLETE = 18,
-	REWIND_PROBE_PAGE_FAULT_USER = 19,
-	REWIND_PROBE_COUNT = 20
+	REWIND_PROBE_TABLE(REWIND_PROBE_ENUMERATOR)
+	REWIND_PROBE_COUNT = 0 REWIND_PROBE_TABLE(REWIND_PROBE_ONE)
 };
 
 #define REWIND_PROBES_ALL	((1ULL << REWIND_PROBE_COUNT) - 1)
@@ -103,6 +114,40 @@ struct rewind_stats {
 	__u64 consumed_pos;	/* bytes, free-running (discard mode) */
 	__u64 reserved[5];
 };
+
+/*
+ * The 64-bit counters of struct rewind_stats, in struct order from
+ * events_written on: X(field, help). The one list of them: native/'s device,
+ * its binding, rewindctl's JSON and the agent's metrics are generated from it;
+ * REWIND_STATS_CHECK_LAYOUT below pins it to the struct.
+ */
+#define REWIND_STATS_COUNTERS(X)					\
+	X(events_written, "Events written into the ring")		\
+	X(bytes_written, "Event bytes written, headers included")	\
+	X(lost_full, "Events refused: no free sub-buffer (discard mode)") \
+	X(lost_nesting, "Events refused: nested deeper than the limit")	\
+	X(lost_wrap, "Events refused: next sub-buffer still being committed") \
+	X(lost_too_big, "Events refused: larger than a sub-buffer")	\
+	X(packets_overwritten, "Packets overwritten by newer ones")	\
+	X(subbuf_switches, "Packets opened")				\
+	X(oldest_timestamp, "Clock (monotonic ns) of the oldest event held; 0 when empty") \
+	X(write_pos, "Write position in bytes, free-running")		\
+	X(consumed_pos, "Consumed position in bytes, free-running (discard mode)")
+
+#define REWIND_STATS_INDEX(field, help) REWIND_STATS_INDEX_##field,
+enum rewind_stats_index {
+	REWIND_STATS_COUNTERS(REWIND_STATS_INDEX)
+	REWIND_STATS_NR_COUNTERS
+};
+
+/*
+ * Expands to one assertion per counter (assert: _Static_assert in C,
+ * static_assert in C++; offsetof from the caller's headers): each table
+ * entry sits where the struct puts it, after cpu and online.
+ */
+#define REWIND_STATS_CHECK_ONE(assert, field)				\
+	assert(offsetof(struct rewind_stats, field) ==			\
+	       8 + 8 * REWIND_STATS_INDEX_##field, #field " out of order")
 
 /* REWIND_IOC_GET_METADATA: CTF 1.8 TSDL text. */
 struct rewind_metadata {

@@ -46,8 +46,9 @@ RUN mkdir -p /out \
     done
 
 FROM ${NODE_IMAGE}
-# What load-module.sh needs to load, or build then load, rewind.ko on a node: kmod (insmod),
-# and make + gcc + libelf for the node's own headers. No other tools.
+# What the module loader (the agent issue's `rewind-agent load-module`, not built yet: the chart
+# runs no loader today) will need to load, or build then load, rewind.ko on a node: kmod
+# (insmod), and make + gcc + libelf for the node's own headers. No other tools.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends kmod make gcc libc6-dev libelf-dev \
  && rm -rf /var/lib/apt/lists/*

@@ -7,8 +7,8 @@
 #   tracer workload events bytes ns_traced ns_untraced
 # events and bytes cover all REPS traced runs.
 set -eu
-bench=$1
-ctl=kmod/rewindctl
+workload=$1
+ctl=kmod/tools/rewindctl
 ft=/sys/kernel/tracing/instances/rwbench
 N_GETPPID=${N_GETPPID:-100000}
 N_PINGPONG=${N_PINGPONG:-10000}
@@ -18,8 +18,8 @@ now() { date +%s%N; }
 once() { # workload -> ns
 	s=$(now)
 	case $1 in
-	getppid) taskset -c 1 "$bench" getppid "$N_GETPPID" ;;
-	pingpong) taskset -c 1 "$bench" pingpong "$N_PINGPONG" ;;
+	getppid) taskset -c 1 "$workload" getppid "$N_GETPPID" ;;
+	pingpong) taskset -c 1 "$workload" pingpong "$N_PINGPONG" ;;
 	esac
 	echo $(($(now) - s))
 }

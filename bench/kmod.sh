@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/test-output/bench-bin
 mkdir -p "$bin"
-gcc -O2 -Wall -o "$bin/bench" test/kmod/bench.c
-[ -f kmod/rewind.ko ] || { echo "bench: kmod/rewind.ko is not built: run npm run build" >&2; exit 1; }
+gcc -O2 -Wall -o "$bin/workload" test/kmod/workload.c
+for built in kmod/rewind.ko kmod/tools/rewindctl; do
+	[ -f "$built" ] || { echo "bench: $built is not built: run npm run build" >&2; exit 1; }
+done
 
 echo "== kernel tracers, same VM run (qemu TCG, 2 vCPUs, workload pinned to vCPU 1)"
-npm run -s vm -- --cpus 2 sh bench/kmod-guest.sh "$bin/bench" >"$bin/kmod.txt"
+npm run -s vm -- --cpus 2 sh bench/kmod-guest.sh "$bin/workload" >"$bin/kmod.txt"
 awk '
 	BEGIN { lttng["getppid"] = 10.2; lttng["pingpong"] = 34.1 }
 	NF == 6 && $3 > 0 {

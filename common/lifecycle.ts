@@ -1,36 +1,112 @@
 /**
- * The lifecycle endpoints every Rewind process serves (/healthz, /readyz, /metrics) and the
- * SIGTERM sequence: fail readiness first, let in-flight requests drain, then exit before the
- * pod's grace period runs out. Thin I/O: what "healthy" and "ready" mean is injected.
+ * A Rewind process's life: readiness gates, the servers it runs, and one SIGTERM sequence over
+ * all of them (fail readiness, drain, close every server, resolve). `runMain` is the process's
+ * entry: it parses the configuration, starts the process and, on any startup failure, prints
+ * `<name>: <one line>` and exits 1. Thin I/O: what the servers serve and when the process is
+ * ready are given by the caller; the sleep and the process's exit, stderr and signals are
+ * injected for tests.
  */
 import express, { type Express } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { formatAddress, listen } from './listen';
+import { ReadinessGates } from './readiness';
 
-export interface Probes {
-  /** The process is alive and not wedged; false makes the kubelet restart it. */
-  healthy(): boolean;
-  /** The process can do its job now; false takes it out of Service endpoints. */
-  ready(): boolean;
-  /** Why the process is not ready (shown on /readyz), if it is not. */
-  reason?(): string;
+export interface LifecycleOptions {
+  /** Time between failing readiness and closing the servers on shutdown. */
+  drainMs: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
-export function lifecycleApp(registry: Registry, probes: Probes): Express {
+export class Lifecycle {
+  /** Readiness: a gate per condition. `startup` is open once `runMain` has started everything. */
+  readonly gates = new ReadinessGates();
+  private readonly servers: { name: string; server: Server; address: AddressInfo }[] = [];
+  private readonly sleep: (ms: number) => Promise<void>;
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: LifecycleOptions) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.gates.add('startup', () => 'starting');
+  }
+
+  /**
+   * Serves `handler` on host:port under `name`; resolves with the bound address, rejects with a
+   * one-line ListenError. Every server is closed by `shutdown()`.
+   */
+  async serve(
+    name: string,
+    handler: RequestListener,
+    port: number,
+    host: string,
+  ): Promise<AddressInfo> {
+    if (this.stopped) throw new Error(`cannot serve ${name}: shutting down`);
+    const server = createServer(handler);
+    const address = await listen(server, port, host);
+    this.servers.push({ name, server, address });
+    return address;
+  }
+
+  /** Where each server listens, e.g. `{ health: '0.0.0.0:9090' }`, for the "started" log line. */
+  addresses(): Record<string, string> {
+    return Object.fromEntries(
+      this.servers.map((s) => [s.name, formatAddress(s.address.address, s.address.port)]),
+    );
+  }
+
+  /** Marks the start as complete: the `startup` gate opens. */
+  started(): void {
+    this.gates.remove('startup');
+  }
+
+  get stopping(): boolean {
+    return this.stopped !== undefined;
+  }
+
+  /**
+   * The SIGTERM sequence: fail readiness, wait `drainMs` so endpoints and load balancers notice,
+   * close every server (idle keep-alive connections at once), resolve. Idempotent; with
+   * `drain: false` (a failed start) the servers close at once.
+   */
+  shutdown({ drain = true }: { drain?: boolean } = {}): Promise<void> {
+    this.stopped ??= (async () => {
+      this.gates.add('shutdown', () => 'shutting down');
+      if (drain) await this.sleep(this.options.drainMs);
+      await Promise.all(
+        this.servers.map(
+          ({ server }) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeIdleConnections();
+            }),
+        ),
+      );
+    })();
+    return this.stopped;
+  }
+}
+
+/** /healthz (alive), /readyz (every gate open, else which are closed and why), /metrics. */
+export function healthApp(
+  registry: Registry,
+  gates: ReadinessGates,
+  healthy: () => boolean = () => true,
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
+    const ok = healthy();
     res
-      .status(probes.healthy() ? 200 : 503)
+      .status(ok ? 200 : 503)
       .type('text/plain')
-      .send(probes.healthy() ? 'ok' : 'unhealthy');
+      .send(ok ? 'ok' : 'unhealthy');
   });
   app.get('/readyz', (_req, res) => {
-    const ready = probes.ready();
     res
-      .status(ready ? 200 : 503)
+      .status(gates.ready() ? 200 : 503)
       .type('text/plain')
-      .send(ready ? 'ok' : `not ready: ${probes.reason?.() ?? 'starting'}`);
+      .send(gates.describe());
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -38,94 +114,59 @@ export function lifecycleApp(registry: Registry, probes: Probes): Express {
   return app;
 }
 
-export function listen(app: Express, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, () => resolve(server));
-    server.once('error', reject);
-  });
+/** What `runMain` touches of the process; tests pass their own. */
+export interface ProcessIo {
+  stderr(line: string): void;
+  exit(code: number): void;
+  onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
 }
 
-export interface Shutdown {
-  /** Starts the shutdown sequence (what SIGTERM does); resolves when servers are closed. */
-  begin(): Promise<void>;
-  readonly stopping: boolean;
+const processIo: ProcessIo = {
+  stderr: (line) => process.stderr.write(line),
+  exit: (code) => process.exit(code),
+  onSignal: (signal, handler) => process.once(signal, handler),
+};
+
+/** An error as one line: the message with its line breaks folded. */
+function oneLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /**
- * The SIGTERM sequence for `servers`: mark not-ready, wait `drainMs` so load balancers notice,
- * close the servers, and resolve. The caller decides when to exit.
+ * The `main` of a Rewind process. `configure` parses the environment and `start` starts the
+ * servers on the given Lifecycle, both inside the error handling: any failure prints
+ * `<name>: <one line>` on stderr, closes what was started and exits 1. Once started, SIGTERM or
+ * SIGINT runs the shutdown sequence and exits 0. Resolves when the start has succeeded or failed.
  */
-export function shutdownSequence(
-  servers: Server[],
-  drainMs: number,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-): Shutdown {
-  let stopping = false;
-  let done: Promise<void> | undefined;
-  return {
-    get stopping() {
-      return stopping;
-    },
-    begin() {
-      if (done) return done;
-      stopping = true;
-      done = (async () => {
-        await sleep(drainMs);
-        await Promise.all(
-          servers.map(
-            (s) =>
-              new Promise<void>((resolve) => {
-                s.close(() => resolve());
-                s.closeIdleConnections?.();
-              }),
-          ),
-        );
-      })();
-      return done;
-    },
+export async function runMain<C extends { drainMs: number }>(
+  name: string,
+  configure: () => C,
+  start: (config: C, lifecycle: Lifecycle) => Promise<void>,
+  io: ProcessIo = processIo,
+): Promise<void> {
+  let lifecycle: Lifecycle | undefined;
+  try {
+    const config = configure();
+    lifecycle = new Lifecycle({ drainMs: config.drainMs });
+    await start(config, lifecycle);
+    lifecycle.started();
+  } catch (e) {
+    io.stderr(`${name}: ${oneLine(e)}\n`);
+    await lifecycle?.shutdown({ drain: false });
+    io.exit(1);
+    return;
+  }
+  const running = lifecycle;
+  const stop = (): void => {
+    running.shutdown().then(
+      () => io.exit(0),
+      (e: unknown) => {
+        io.stderr(`${name}: shutdown failed: ${oneLine(e)}\n`);
+        io.exit(1);
+      },
+    );
   };
-}
-
-export interface LifecycleOptions {
-  registry: Registry;
-  port: number;
-  bind: string;
-  drainMs: number;
-  /** Extra readiness condition on top of "not shutting down". */
-  ready?: () => boolean;
-  reason?: () => string;
-}
-
-export interface RunningLifecycle {
-  server: Server;
-  shutdown: Shutdown;
-}
-
-/** Serves the lifecycle endpoints; readiness fails as soon as shutdown begins. */
-export async function startLifecycle(opts: LifecycleOptions): Promise<RunningLifecycle> {
-  // The probes need the shutdown state, which needs the server, which needs the probes.
-  const state: { shutdown?: Shutdown } = {};
-  const stopping = (): boolean => state.shutdown?.stopping ?? false;
-  const app = lifecycleApp(opts.registry, {
-    healthy: () => true,
-    ready: () => !stopping() && (opts.ready?.() ?? true),
-    reason: () => (stopping() ? 'shutting down' : (opts.reason?.() ?? 'starting')),
-  });
-  const server = await listen(app, opts.port, opts.bind);
-  state.shutdown = shutdownSequence([server], opts.drainMs);
-  return { server, shutdown: state.shutdown };
-}
-
-/** The `main` of a Rewind process: start it, exit cleanly on SIGTERM, loudly on failure. */
-export function runMain(name: string, start: () => Promise<RunningLifecycle>): void {
-  start()
-    .then(({ shutdown }) => {
-      const stop = (): void => void shutdown.begin().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    })
-    .catch((e: Error) => {
-      process.stderr.write(`${name}: ${e.message}\n`);
-      process.exit(1);
-    });
+  io.onSignal('SIGTERM', stop);
+  io.onSignal('SIGINT', stop);
 }

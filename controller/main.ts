@@ -1,10 +1,10 @@
 /**
  * rewind-controller: watches TraceSnapshot resources and the Alertmanager webhook, collects
- * snapshots from the agents and merges them. For now it serves its lifecycle endpoints; the rest
+ * snapshots from the agents and merges them. For now it serves its health endpoints; the rest
  * comes with the controller issue.
  */
 import pino from 'pino';
-import { runMain, startLifecycle, type RunningLifecycle } from '../common/lifecycle';
+import { healthApp, runMain, type Lifecycle } from '../common/lifecycle';
 import { controllerConfig, type ControllerConfig } from './config';
 import { controllerMetrics } from './metrics';
 
@@ -12,17 +12,18 @@ import { version as VERSION } from '../package.json';
 
 export async function startController(
   config: Readonly<ControllerConfig>,
-): Promise<RunningLifecycle> {
-  const log = pino({ name: 'rewind-controller', level: process.env.LOG_LEVEL ?? 'info' });
-  const running = await startLifecycle({
-    registry: controllerMetrics(VERSION),
-    port: config.healthPort,
-    bind: config.bind,
-    drainMs: config.drainMs,
-  });
-  log.info({ address: running.server.address() }, 'controller started');
-  return running;
+  lifecycle: Lifecycle,
+): Promise<void> {
+  const log = pino({ name: 'rewind-controller', level: config.logLevel });
+  const registry = controllerMetrics(VERSION);
+  await lifecycle.serve(
+    'health',
+    healthApp(registry, lifecycle.gates),
+    config.healthPort,
+    config.bind,
+  );
+  log.info({ listening: lifecycle.addresses() }, 'controller started');
 }
 
 if (require.main === module)
-  runMain('rewind-controller', () => startController(controllerConfig()));
+  void runMain('rewind-controller', () => controllerConfig(), startController);

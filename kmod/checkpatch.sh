@@ -17,7 +17,12 @@ if [ ! -f "$cache/checkpatch.pl" ]; then
 		"$src/scripts/checkpatch.pl" "$src/scripts/spelling.txt" \
 		"$src/scripts/const_structs.checkpatch"
 fi
-# Only the sources: no generated files (rewind.mod.c) and not the userspace tool's build.
+# Only the sources: no generated files (rewind.mod.c) and not the userspace tool's build. The
+# test drivers of test/kmod/ that use the ABI are checked too (not fuzz.c and fuzz-abi.c: they
+# poke at it).
 exec perl "$cache/checkpatch.pl" --strict --no-tree -f --show-types "$@" \
-	main.c ring.c ring.h rewind.h events.h probes.c statedump.c metadata.c device.c testhooks.c \
-	rewindctl.c include/rewind/format.h include/uapi/rewind.h
+	main.c session.c ring.c ring.h rewind.h events.h probes.c statedump.c metadata.c \
+	device.c testhooks.c include/rewind/format.h include/uapi/rewind.h \
+	tools/rewindctl.c tools/rewind-dev.h \
+	../test/kmod/snapshot-check.c ../test/kmod/test-events.c ../test/kmod/workload.c \
+	../test/kmod/uffd-copy.c

@@ -64,7 +64,12 @@ static s64 rewind_measure_offset(void)
 
 int rewind_metadata_build(struct rewind_session *s, bool remeasure)
 {
-	struct new_utsname *uts = utsname();
+	/*
+	 * The host's names, not the caller's UTS namespace: in a container
+	 * that would be the pod's name. (The nodename can change; it is read
+	 * at each build, like the clock offset.)
+	 */
+	struct new_utsname *uts = init_utsname();
 	char host[sizeof(s->hostname)];
 	char *buf;
 	int n, i;

@@ -3,6 +3,13 @@
  * Probes on existing tracepoints, resolved by name at load time so one
  * source builds for every kernel from 5.10 on. Each probe turns the
  * tracepoint's arguments into one dense event (rewind/format.h).
+ *
+ * A probe gets the session it writes to as the tracepoint's data argument
+ * (registration passes it): no RCU read of rewind_active, which would not
+ * be protected on a faultable tracepoint (the system calls' in recent
+ * kernels), where probes run with preemption enabled. The session outlives its probes:
+ * stop unregisters them and waits (tracepoint_synchronize_unregister())
+ * before the session can be freed.
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
@@ -15,8 +22,17 @@
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
 #include <linux/tracepoint.h>
-#include <linux/version.h>
 #include <net/ip.h>
+/* The tracepoints' declarations: register_trace_<tp>() has the prototype. */
+#include <trace/events/block.h>
+#include <trace/events/irq.h>
+#include <trace/events/net.h>
+#include <trace/events/sched.h>
+#include <trace/events/syscalls.h>
+#include <trace/events/task.h>
+#ifdef CONFIG_X86
+#include <asm/trace/exceptions.h>
+#endif
 #include "events.h"
 
 struct rewind_probe_def {
@@ -25,12 +41,6 @@ struct rewind_probe_def {
 	struct tracepoint *tp;
 	bool registered;
 };
-
-/* The tracing session; probes run with preemption disabled (RCU-sched). */
-static __always_inline struct rewind_session *rewind_tracing(void)
-{
-	return rcu_dereference_sched(rewind_active);
-}
 
 /* A stable, NUL-free copy of a task's comm. */
 static __always_inline struct rewind_str
@@ -45,7 +55,14 @@ rewind_comm(char *buf, const char *comm)
 	return str;
 }
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+/*
+ * The REWIND_HAVE_* and REWIND_*_HAS_* macros come from Kbuild's feature
+ * tests, which read the headers of the kernel built for (distributions carry
+ * such changes back into older versions): prev_state since 5.18, __state
+ * since 5.14, block_rq_issue without its queue since 5.11 (and 5.10.y),
+ * the request's disk through its queue since 5.17.
+ */
+#ifdef REWIND_HAVE_SCHED_SWITCH_PREV_STATE
 static void probe_sched_switch(void *data, bool preempt,
 			       struct task_struct *prev,
 			       struct task_struct *next,
@@ -56,17 +73,15 @@ static void probe_sched_switch(void *data, bool preempt,
 			       struct task_struct *prev,
 			       struct task_struct *next)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 14, 0)
+#ifdef REWIND_HAVE_TASK___STATE
 	unsigned int prev_state = READ_ONCE(prev->__state);
 #else
 	unsigned int prev_state = READ_ONCE(prev->state);
 #endif
 #endif
 	struct rewind_ev_sched_switch e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.prev_tid = prev->pid;
 	e.prev_prio = prev->prio;
 	/* Running (0) when preempted, else the TASK_REPORT bits. */
@@ -80,10 +95,8 @@ static void probe_sched_switch(void *data, bool preempt,
 static void probe_##name(void *data, struct task_struct *p)		\
 {									\
 	struct rewind_ev_##name e;					\
-	struct rewind_session *s = rewind_tracing();			\
+	struct rewind_session *s = data;				\
 									\
-	if (unlikely(!s))						\
-		return;							\
 	e.tid = p->pid;							\
 	e.prio = p->prio;						\
 	e.target_cpu = task_cpu(p);					\
@@ -99,10 +112,8 @@ static void probe_sched_process_fork(void *data, struct task_struct *parent,
 {
 	struct rewind_ev_sched_process_fork e;
 	char comm[TASK_COMM_LEN];
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.parent_tid = parent->pid;
 	e.child_tid = child->pid;
 	e.child_pid = child->tgid;
@@ -115,10 +126,8 @@ static void probe_sched_process_exec(void *data, struct task_struct *p,
 {
 	struct rewind_ev_sched_process_exec e;
 	char comm[TASK_COMM_LEN];
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.tid = p->pid;
 	e.old_tid = old_pid;
 	e.comm = rewind_comm(comm, p->comm);
@@ -131,10 +140,8 @@ static void probe_sched_process_exec(void *data, struct task_struct *p,
 static void probe_sched_process_exit(void *data, struct task_struct *p)
 {
 	struct rewind_ev_sched_process_exit e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.tid = p->pid;
 	rewind_emit_sched_process_exit(s, &e);
 }
@@ -143,10 +150,8 @@ static void probe_sched_migrate_task(void *data, struct task_struct *p,
 				     int dest_cpu)
 {
 	struct rewind_ev_sched_migrate_task e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.tid = p->pid;
 	e.orig_cpu = task_cpu(p);
 	e.dest_cpu = dest_cpu;
@@ -158,10 +163,8 @@ static void probe_task_rename(void *data, struct task_struct *task,
 {
 	struct rewind_ev_task_rename e;
 	char buf[TASK_COMM_LEN];
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.tid = task->pid;
 	strscpy(buf, comm, sizeof(buf));
 	e.comm.s = buf;
@@ -173,10 +176,8 @@ static void probe_irq_handler_entry(void *data, int irq,
 				    struct irqaction *action)
 {
 	struct rewind_ev_irq_handler_entry e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.irq = irq;
 	rewind_emit_irq_handler_entry(s, &e);
 }
@@ -185,10 +186,8 @@ static void probe_irq_handler_exit(void *data, int irq,
 				   struct irqaction *action, int ret)
 {
 	struct rewind_ev_irq_handler_exit e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.ret = ret;
 	rewind_emit_irq_handler_exit(s, &e);
 }
@@ -196,10 +195,8 @@ static void probe_irq_handler_exit(void *data, int irq,
 static void probe_softirq_entry(void *data, unsigned int vec_nr)
 {
 	struct rewind_ev_softirq_entry e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.vec = vec_nr;
 	rewind_emit_softirq_entry(s, &e);
 }
@@ -207,31 +204,33 @@ static void probe_softirq_entry(void *data, unsigned int vec_nr)
 static void probe_softirq_exit(void *data, unsigned int vec_nr)
 {
 	struct rewind_ev_softirq_exit e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	rewind_emit_softirq_exit(s, &e);
 }
 
+/*
+ * The system call tracepoints may fault (recent kernels) and then call
+ * probes with preemption enabled; a ring has writers on its own CPU only, so these two
+ * probes disable preemption themselves (a no-op cost where it already is).
+ */
 static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	struct rewind_ev_sys_enter e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	/* Numbers that do not fit (x32's high bit) are recorded as -1. */
 	e.id = (id >= S16_MIN && id <= S16_MAX) ? id : -1;
+	preempt_disable_notrace();
 	rewind_emit_sys_enter(s, &e);
+	preempt_enable_notrace();
 }
 
 static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
+	preempt_disable_notrace();
 	if (likely(ret >= S16_MIN && ret <= S16_MAX)) {
 		struct rewind_ev_sys_exit e = { .ret = ret };
 
@@ -241,6 +240,7 @@ static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 
 		rewind_emit_sys_exit_wide(s, &e);
 	}
+	preempt_enable_notrace();
 }
 
 /* TCP segment identity: addresses, ports, sequence numbers, flags. */
@@ -319,10 +319,8 @@ static void probe_##name(void *data, struct sk_buff *skb)		\
 	struct iphdr ip4;						\
 	struct ipv6hdr ip6;						\
 	struct tcphdr th;						\
-	struct rewind_session *s = rewind_tracing();			\
+	struct rewind_session *s = data;				\
 									\
-	if (unlikely(!s))						\
-		return;							\
 	switch (rewind_tcp_parse(skb, &t, &ip4, &ip6, &th)) {		\
 	case 4: {							\
 		struct rewind_ev_##name##_tcp4 e = {			\
@@ -361,26 +359,24 @@ REWIND_NET_PROBE(netif_receive_skb)
 
 static __always_inline u32 rewind_rq_dev(struct request *rq)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 17, 0)
-	struct gendisk *disk = rq->q->disk;
-#else
+#ifdef REWIND_REQUEST_HAS_RQ_DISK
 	struct gendisk *disk = rq->rq_disk;
+#else
+	struct gendisk *disk = rq->q->disk;
 #endif
 	return disk ? disk_devt(disk) : 0;
 }
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
-static void probe_block_rq_issue(void *data, struct request *rq)
-#else
+#ifdef REWIND_BLOCK_RQ_ISSUE_HAS_QUEUE
 static void probe_block_rq_issue(void *data, struct request_queue *q,
 				 struct request *rq)
+#else
+static void probe_block_rq_issue(void *data, struct request *rq)
 #endif
 {
 	struct rewind_ev_block_rq_issue e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.dev = rewind_rq_dev(rq);
 	e.sector = blk_rq_pos(rq);
 	e.nr_sector = blk_rq_sectors(rq);
@@ -388,18 +384,22 @@ static void probe_block_rq_issue(void *data, struct request_queue *q,
 	rewind_emit_block_rq_issue(s, &e);
 }
 
+/* An int in 5.10, a blk_status_t by 6.1 (feature test). */
+#ifdef REWIND_HAVE_BLK_RQ_COMPLETE_STATUS
+static void probe_block_rq_complete(void *data, struct request *rq,
+				    blk_status_t error, unsigned int nr_bytes)
+#else
 static void probe_block_rq_complete(void *data, struct request *rq,
 				    int error, unsigned int nr_bytes)
+#endif
 {
 	struct rewind_ev_block_rq_complete e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.dev = rewind_rq_dev(rq);
 	e.sector = blk_rq_pos(rq);
 	e.nr_sector = nr_bytes >> 9;
-	e.error = error;
+	e.error = (__force s8)error;
 	rewind_emit_block_rq_complete(s, &e);
 }
 
@@ -408,47 +408,47 @@ static void probe_page_fault_user(void *data, unsigned long address,
 				  unsigned long error_code)
 {
 	struct rewind_ev_page_fault_user e;
-	struct rewind_session *s = rewind_tracing();
+	struct rewind_session *s = data;
 
-	if (unlikely(!s))
-		return;
 	e.address = address;
 	e.error_code = error_code;
 	rewind_emit_page_fault_user(s, &e);
 }
 
+/* One entry per row of REWIND_PROBE_TABLE: probe_<tracepoint> on <tracepoint>. */
+#define REWIND_PROBE_DEF(bit, NAME, tp)					\
+	[REWIND_PROBE_##NAME] = { .name = #tp, .func = probe_##tp },
+
 static struct rewind_probe_def rewind_probes[REWIND_PROBE_COUNT] = {
-	[REWIND_PROBE_SCHED_SWITCH] = { "sched_switch", probe_sched_switch },
-	[REWIND_PROBE_SCHED_WAKING] = { "sched_waking", probe_sched_waking },
-	[REWIND_PROBE_SCHED_WAKEUP] = { "sched_wakeup", probe_sched_wakeup },
-	[REWIND_PROBE_SCHED_WAKEUP_NEW] = { "sched_wakeup_new",
-					    probe_sched_wakeup_new },
-	[REWIND_PROBE_SCHED_PROCESS_FORK] = { "sched_process_fork",
-					      probe_sched_process_fork },
-	[REWIND_PROBE_SCHED_PROCESS_EXEC] = { "sched_process_exec",
-					      probe_sched_process_exec },
-	[REWIND_PROBE_SCHED_PROCESS_EXIT] = { "sched_process_exit",
-					      probe_sched_process_exit },
-	[REWIND_PROBE_SCHED_MIGRATE_TASK] = { "sched_migrate_task",
-					      probe_sched_migrate_task },
-	[REWIND_PROBE_TASK_RENAME] = { "task_rename", probe_task_rename },
-	[REWIND_PROBE_IRQ_HANDLER_ENTRY] = { "irq_handler_entry",
-					     probe_irq_handler_entry },
-	[REWIND_PROBE_IRQ_HANDLER_EXIT] = { "irq_handler_exit",
-					    probe_irq_handler_exit },
-	[REWIND_PROBE_SOFTIRQ_ENTRY] = { "softirq_entry", probe_softirq_entry },
-	[REWIND_PROBE_SOFTIRQ_EXIT] = { "softirq_exit", probe_softirq_exit },
-	[REWIND_PROBE_SYS_ENTER] = { "sys_enter", probe_sys_enter },
-	[REWIND_PROBE_SYS_EXIT] = { "sys_exit", probe_sys_exit },
-	[REWIND_PROBE_NET_DEV_QUEUE] = { "net_dev_queue", probe_net_dev_queue },
-	[REWIND_PROBE_NETIF_RECEIVE_SKB] = { "netif_receive_skb",
-					     probe_netif_receive_skb },
-	[REWIND_PROBE_BLOCK_RQ_ISSUE] = { "block_rq_issue",
-					  probe_block_rq_issue },
-	[REWIND_PROBE_BLOCK_RQ_COMPLETE] = { "block_rq_complete",
-					     probe_block_rq_complete },
-	[REWIND_PROBE_PAGE_FAULT_USER] = { "page_fault_user",
-					   probe_page_fault_user },
+	REWIND_PROBE_TABLE(REWIND_PROBE_DEF)
+};
+
+#ifndef CONFIG_X86
+/* The x86 tracepoint's prototype, for the check below on other machines. */
+static inline int
+register_trace_page_fault_user(void (*probe)(void *data, unsigned long address,
+					     struct pt_regs *regs,
+					     unsigned long error_code),
+			       void *data)
+{
+	return -ENOENT;
+}
+#endif
+
+/*
+ * Registration by name goes through an untyped pointer: nothing compares a
+ * probe with its tracepoint, and a mismatch traps at run time under CFI.
+ * register_trace_<tp>() is typed: passing probe_<tp> to it, inside sizeof()
+ * so nothing is called or linked, fails the build with an
+ * incompatible-pointer-types error (-Werror in Kbuild) unless the
+ * prototypes match exactly. One check per row of REWIND_PROBE_TABLE; the
+ * array itself is never used.
+ */
+#define REWIND_PROBE_TYPECHECK(bit, NAME, tp)				\
+	[REWIND_PROBE_##NAME] = sizeof(register_trace_##tp(probe_##tp, NULL)),
+
+static const size_t rewind_probe_typecheck[] __maybe_unused = {
+	REWIND_PROBE_TABLE(REWIND_PROBE_TYPECHECK)
 };
 
 static void rewind_probe_lookup(struct tracepoint *tp, void *priv)
@@ -480,7 +480,7 @@ void rewind_probes_unregister(struct rewind_session *s)
 
 		if (!p->registered)
 			continue;
-		WARN_ON_ONCE(tracepoint_probe_unregister(p->tp, p->func, NULL));
+		WARN_ON_ONCE(tracepoint_probe_unregister(p->tp, p->func, s));
 		p->registered = false;
 	}
 	/* No probe still runs on the session after this. */
@@ -498,7 +498,8 @@ int rewind_probes_register(struct rewind_session *s)
 
 		if (!(s->probe_mask & BIT_ULL(i)) || !p->tp)
 			continue;
-		ret = tracepoint_probe_register(p->tp, p->func, NULL);
+		/* The session is the probe's data argument. */
+		ret = tracepoint_probe_register(p->tp, p->func, s);
 		if (ret)
 			goto err_unregister;
 		p->registered = true;

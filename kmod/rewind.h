@@ -7,11 +7,14 @@
 #define REWIND_H
 
 #include <linux/types.h>
+#include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <asm/local.h>
 #include <rewind/format.h>
 #include <uapi/rewind.h>
+
+struct vm_area_struct;
 
 #define REWIND_MAX_NESTING	4
 #define REWIND_DEFAULT_SUBBUF	(64u * 1024)
@@ -51,6 +54,13 @@ struct rewind_ring {
 };
 
 struct rewind_session {
+	/*
+	 * Held by the module while the session is current, and by each copy
+	 * or mmap in progress: the rings are freed by the last put (race 14).
+	 */
+	struct kref ref;
+	/* Serializes the snapshot copies of this session (CONSUME moves). */
+	struct mutex read_mutex;
 	u32 sb_size;
 	u32 sb_order;
 	u32 nr_sb;
@@ -71,16 +81,17 @@ struct rewind_session {
 	struct rewind_ring **rings;	/* [nr_cpu_ids], NULL if not possible */
 };
 
-/* The session probes write to; NULL when not tracing. */
+/*
+ * The tracing session, for the test hooks; NULL when not tracing (session.c).
+ * Probes get the session as their tracepoint data argument instead.
+ */
 extern struct rewind_session __rcu *rewind_active;
-/* Serializes configure/start/stop/snapshot and owns rewind_session. */
-extern struct mutex rewind_mutex;
-extern struct rewind_session *rewind_session;
 extern bool rewind_test_hooks;
 
-/* ring.c */
-struct rewind_session *rewind_session_create(const struct rewind_config *cfg);
-void rewind_session_destroy(struct rewind_session *s);
+/* ring.c: the rings of a session (never its lifecycle: that is session.c) */
+struct rewind_ring *rewind_ring_alloc(struct rewind_session *s,
+				      unsigned int cpu);
+void rewind_ring_free(struct rewind_ring *r);
 int rewind_switch_check(struct rewind_session *s, struct rewind_ring *r,
 			unsigned long o_old, u32 slot, unsigned long *o_ev,
 			u64 *lost);
@@ -90,6 +101,27 @@ void rewind_flush_all(struct rewind_session *s);
 long rewind_snapshot_cpu(struct rewind_session *s, struct rewind_snapshot *req);
 void rewind_ring_stats(struct rewind_session *s, unsigned int cpu,
 		       struct rewind_stats *st);
+
+/*
+ * session.c: the one session and its state machine. Each call works on
+ * kernel copies of the ioctl structs, which the ABI layer (device.c) copies
+ * in and out around it. No call holds rewind_mutex while it touches user
+ * memory: the snapshot copies on a reference to the session instead.
+ */
+int rewind_session_autostart(void);
+void rewind_session_exit(void);
+int rewind_session_configure(const struct rewind_config *cfg);
+int rewind_session_start(void);
+int rewind_session_stop(void);
+int rewind_session_statedump(void);
+int rewind_session_flush(void);
+int rewind_session_info(struct rewind_info *info);
+int rewind_session_stats(struct rewind_stats *st);
+int rewind_session_metadata(struct rewind_metadata *md, char **text);
+int rewind_session_prepare(const struct rewind_prepare *p);
+int rewind_session_snapshot(struct rewind_snapshot *req);
+int rewind_session_test_timers(struct rewind_test *req);
+int rewind_session_mmap(struct vm_area_struct *vma);
 
 /* probes.c */
 int rewind_probes_init(void);
@@ -107,10 +139,8 @@ long rewind_test_emit(struct rewind_test *req);
 long rewind_test_ioctl(struct rewind_test *req);
 void rewind_test_stop(void);
 
-/* device.c */
+/* device.c: the ABI layer */
 int rewind_device_init(void);
-int rewind_session_start(struct rewind_session *s);
-void rewind_session_teardown(void);
 void rewind_device_exit(void);
 
 #endif /* REWIND_H */

@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Per-CPU rings: allocation, the sub-buffer switch (slow path), flush and
- * the snapshot reader. The fast path is in ring.h; DESIGN.md explains why
- * each barrier is where it is.
+ * Per-CPU rings: allocation, the sub-buffer switch (slow path), flush, the
+ * snapshot reader and statistics. The fast path is in ring.h; DESIGN.md
+ * explains why each barrier is where it is. When rings exist and who may
+ * touch them is the session's business (session.c).
  */
 #include <linux/cpu.h>
-#include <linux/ctype.h>
-#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/uuid.h>
 #include <linux/vmalloc.h>
 #include "ring.h"
 
@@ -211,12 +209,21 @@ static bool rewind_untouched(struct rewind_session *s, struct rewind_ring *r,
 	return (unsigned long)local_read(&r->offset) <= pos + s->buf_size;
 }
 
-/* First position worth reading, and the end (the open packet's start). */
+/*
+ * First position worth reading, and the end (the open packet's start). An
+ * open packet has already taken its sub-buffer's previous lap (counted in
+ * overwritten when it opened): the window is then the nr_sb - 1 packets
+ * before it, not a packet the reader would find overwritten and count in
+ * skipped on every snapshot.
+ */
 static void rewind_window(struct rewind_session *s, struct rewind_ring *r,
 			  unsigned long *first, unsigned long *end)
 {
-	unsigned long head = local_read(&r->offset) & ~s->sb_mask;
-	unsigned long start = head >= s->buf_size ? head - s->buf_size : 0;
+	unsigned long o = local_read(&r->offset);
+	unsigned long head = o & ~s->sb_mask;
+	unsigned long span = (o & s->sb_mask) ? s->buf_size - s->sb_size :
+						s->buf_size;
+	unsigned long start = head >= span ? head - span : 0;
 
 	if (s->mode == REWIND_MODE_DISCARD)
 		start = max(start,
@@ -329,7 +336,7 @@ void rewind_ring_stats(struct rewind_session *s, unsigned int cpu,
 	}
 }
 
-static void rewind_ring_free(struct rewind_ring *r)
+void rewind_ring_free(struct rewind_ring *r)
 {
 	if (!r)
 		return;
@@ -338,8 +345,9 @@ static void rewind_ring_free(struct rewind_ring *r)
 	kfree(r);
 }
 
-static struct rewind_ring *rewind_ring_alloc(struct rewind_session *s,
-					     unsigned int cpu)
+/* One CPU's ring for the geometry of s, on that CPU's node. */
+struct rewind_ring *rewind_ring_alloc(struct rewind_session *s,
+				      unsigned int cpu)
 {
 	struct rewind_ring *r;
 
@@ -363,101 +371,4 @@ err_free_sb:
 err_free_ring:
 	kfree(r);
 	return NULL;
-}
-
-static int rewind_config_check(const struct rewind_config *cfg, u32 *sb_size,
-			       u32 *nr_sb)
-{
-	u64 total;
-	int i;
-
-	*sb_size = cfg->subbuf_size ? cfg->subbuf_size : REWIND_DEFAULT_SUBBUF;
-	*nr_sb = cfg->num_subbufs ? cfg->num_subbufs : REWIND_DEFAULT_NR_SUBBUF;
-	if (!is_power_of_2(*sb_size) || *sb_size < PAGE_SIZE ||
-	    *sb_size > REWIND_MAX_SUBBUF)
-		return -EINVAL;
-	if (!is_power_of_2(*nr_sb) || *nr_sb < 2 ||
-	    *nr_sb > REWIND_MAX_NR_SUBBUF)
-		return -EINVAL;
-	if (cfg->mode > REWIND_MODE_DISCARD || cfg->flags)
-		return -EINVAL;
-	if (cfg->probe_mask & ~REWIND_PROBES_ALL)
-		return -EINVAL;
-	if (memchr_inv(cfg->reserved, 0, sizeof(cfg->reserved)))
-		return -EINVAL;
-	if (!memchr(cfg->hostname, '\0', sizeof(cfg->hostname)))
-		return -EINVAL;
-	for (i = 0; cfg->hostname[i]; i++)
-		if (!isalnum(cfg->hostname[i]) && !strchr("._-", cfg->hostname[i]))
-			return -EINVAL;	/* it goes into the TSDL text */
-	total = (u64)*sb_size * *nr_sb;
-	if (total > REWIND_MAX_RING)
-		return -EINVAL;
-	/* All rings together stay under a quarter of RAM. */
-	if (total * num_possible_cpus() > ((u64)totalram_pages() << PAGE_SHIFT) / 4)
-		return -ENOMEM;
-	return 0;
-}
-
-struct rewind_session *rewind_session_create(const struct rewind_config *cfg)
-{
-	struct rewind_session *s;
-	unsigned int cpu;
-	u32 sb_size, nr_sb;
-	int ret;
-
-	ret = rewind_config_check(cfg, &sb_size, &nr_sb);
-	if (ret)
-		return ERR_PTR(ret);
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
-	if (!s)
-		return ERR_PTR(-ENOMEM);
-	s->sb_size = sb_size;
-	s->sb_order = ilog2(sb_size);
-	s->nr_sb = nr_sb;
-	s->sb_mask = sb_size - 1;
-	s->buf_size = (unsigned long)sb_size * nr_sb;
-	s->buf_order = ilog2(s->buf_size);
-	s->mode = cfg->mode;
-	s->probe_mask = cfg->probe_mask;
-	generate_random_uuid(s->uuid);
-	snprintf(s->uuid_str, sizeof(s->uuid_str), "%pUb", s->uuid);
-	strscpy(s->hostname, cfg->hostname, sizeof(s->hostname));
-	s->rings = kcalloc(nr_cpu_ids, sizeof(*s->rings), GFP_KERNEL);
-	if (!s->rings) {
-		ret = -ENOMEM;
-		goto err_free_session;
-	}
-	for_each_possible_cpu(cpu) {
-		s->rings[cpu] = rewind_ring_alloc(s, cpu);
-		if (!s->rings[cpu]) {
-			ret = -ENOMEM;
-			goto err_free_rings;
-		}
-	}
-	ret = rewind_metadata_build(s, true);
-	if (ret)
-		goto err_free_rings;
-	return s;
-
-err_free_rings:
-	for_each_possible_cpu(cpu)
-		rewind_ring_free(s->rings[cpu]);
-	kfree(s->rings);
-err_free_session:
-	kfree(s);
-	return ERR_PTR(ret);
-}
-
-void rewind_session_destroy(struct rewind_session *s)
-{
-	unsigned int cpu;
-
-	if (!s)
-		return;
-	for_each_possible_cpu(cpu)
-		rewind_ring_free(s->rings[cpu]);
-	kfree(s->rings);
-	kvfree(s->metadata);
-	kfree(s);
 }

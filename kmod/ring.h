@@ -8,7 +8,11 @@
 
 #include <linux/timekeeping.h>
 #include <linux/smp.h>
+#ifdef REWIND_HAVE_LINUX_UNALIGNED_H	/* Kbuild feature test */
+#include <linux/unaligned.h>
+#else
 #include <asm/unaligned.h>
+#endif
 #include "rewind.h"
 
 struct rewind_wctx {

@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Test hooks (module parameter test_hooks=1 only): events carrying a per-CPU,
- * per-context sequence number and a checksum, emitted from process context
- * and from per-CPU hrtimers (softirq and hardirq context, so writers nest
- * three deep), to prove the rings never tear, reorder or silently drop.
+ * per-context sequence number and a checksum, emitted from process context,
+ * from per-CPU hrtimers (softirq and hardirq context) and, on x86, from an
+ * NMI handler (the hardirq ticks send NMIs to the next CPU, as the kernel's
+ * NMI selftest does), so writers nest four deep, to prove the rings never
+ * tear, reorder or silently drop.
  */
 #include <linux/cpu.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include "events.h"
+#ifdef CONFIG_X86_LOCAL_APIC
+#include <asm/apic.h>
+#include <asm/nmi.h>
+#endif
 
 /* Per CPU: one timer expiring in hardirq context, one in softirq context. */
 struct rewind_test_timer {
@@ -20,7 +27,9 @@ struct rewind_test_timer {
 	u32 burst;
 	u64 emitted_hard;	/* each written only by its own timer */
 	u64 emitted_soft;
+	u64 emitted_nmi;	/* written only by this CPU's NMI handler */
 	bool armed;
+	bool nmi;		/* each hardirq tick sends an NMI */
 };
 
 static DEFINE_PER_CPU(struct rewind_test_timer, rewind_test_timers);
@@ -29,7 +38,7 @@ static u32 rewind_test_ctx(void)
 {
 	if (in_nmi())
 		return REWIND_CTX_NMI;
-	if (in_hardirq())
+	if (hardirq_count())	/* in_hardirq(), which 5.10 lacks */
 		return REWIND_CTX_HARDIRQ;
 	if (in_serving_softirq())
 		return REWIND_CTX_SOFTIRQ;
@@ -38,7 +47,8 @@ static u32 rewind_test_ctx(void)
 
 /*
  * Preemption disabled: one context of one CPU emits at a time. Writes to the
- * tracing session like a probe does (RCU-sched reader of rewind_active).
+ * tracing session, as an RCU-sched reader of rewind_active (probes get the
+ * session as their data argument instead).
  */
 static int rewind_test_emit_one(void)
 {
@@ -72,11 +82,91 @@ static void rewind_test_burst(struct rewind_test_timer *t, u64 *emitted)
 			(*emitted)++;
 }
 
+#ifdef CONFIG_X86_LOCAL_APIC
+/*
+ * 1 while an NMI this module sent to the CPU has not been handled. The
+ * handler claims an NMI only if it finds the flag set, so it leaves other
+ * sources' NMIs alone but while one of ours is on its way (DESIGN.md, "Test
+ * hooks"); the sender sends only when it set the
+ * flag from 0, so two of ours never merge into one (an NMI the handler did
+ * not claim would be reported as unknown).
+ */
+static DEFINE_PER_CPU(atomic_t, rewind_test_nmi_pending);
+static bool rewind_test_nmi_registered;	/* under rewind_mutex */
+
+static int rewind_test_nmi(unsigned int type, struct pt_regs *regs)
+{
+	struct rewind_test_timer *t = this_cpu_ptr(&rewind_test_timers);
+
+	if (!atomic_xchg(this_cpu_ptr(&rewind_test_nmi_pending), 0))
+		return NMI_DONE;
+	rewind_test_burst(t, &t->emitted_nmi);
+	return NMI_HANDLED;
+}
+
+/* From a hardirq tick: an NMI to the next online CPU (itself if alone). */
+static void rewind_test_send_nmi(void)
+{
+	unsigned int cpu = cpumask_next(smp_processor_id(), cpu_online_mask);
+
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first(cpu_online_mask);
+	/* Full barrier: the flag is set before the IPI can arrive. */
+	if (!atomic_cmpxchg(per_cpu_ptr(&rewind_test_nmi_pending, cpu), 0, 1))
+		apic->send_IPI_mask(cpumask_of(cpu), NMI_VECTOR);
+}
+
+static int rewind_test_nmi_register(void)
+{
+	int ret = register_nmi_handler(NMI_LOCAL, rewind_test_nmi, 0,
+				       "rewind_test");
+
+	rewind_test_nmi_registered = !ret;
+	return ret;
+}
+
+/*
+ * After the timers stopped: an NMI a last tick sent may still be on its
+ * way; wait (100 ms at most) until every one was handled, so none arrives
+ * with no handler to claim it. Unregistering waits for running handlers.
+ */
+static void rewind_test_nmi_unregister(void)
+{
+	unsigned int cpu, i;
+
+	if (!rewind_test_nmi_registered)
+		return;
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < 1000 &&
+		     atomic_read(per_cpu_ptr(&rewind_test_nmi_pending, cpu)); i++)
+			usleep_range(100, 200);
+	unregister_nmi_handler(NMI_LOCAL, "rewind_test");
+	rewind_test_nmi_registered = false;
+	for_each_possible_cpu(cpu)
+		atomic_set(per_cpu_ptr(&rewind_test_nmi_pending, cpu), 0);
+}
+#else
+static void rewind_test_send_nmi(void)
+{
+}
+
+static int rewind_test_nmi_register(void)
+{
+	return -EOPNOTSUPP;
+}
+
+static void rewind_test_nmi_unregister(void)
+{
+}
+#endif
+
 static enum hrtimer_restart rewind_test_hard_tick(struct hrtimer *timer)
 {
 	struct rewind_test_timer *t =
 		container_of(timer, struct rewind_test_timer, hard);
 
+	if (t->nmi)
+		rewind_test_send_nmi();
 	rewind_test_burst(t, &t->emitted_hard);
 	hrtimer_forward_now(timer, ns_to_ktime(t->period_ns));
 	return HRTIMER_RESTART;
@@ -90,6 +180,18 @@ static enum hrtimer_restart rewind_test_soft_tick(struct hrtimer *timer)
 	rewind_test_burst(t, &t->emitted_soft);
 	hrtimer_forward_now(timer, ns_to_ktime(t->period_ns));
 	return HRTIMER_RESTART;
+}
+
+static void rewind_test_timer_init(struct hrtimer *timer,
+				   enum hrtimer_restart (*fn)(struct hrtimer *),
+				   enum hrtimer_mode mode)
+{
+#ifdef REWIND_HAVE_HRTIMER_SETUP	/* Kbuild feature test */
+	hrtimer_setup(timer, fn, CLOCK_MONOTONIC, mode);
+#else
+	hrtimer_init(timer, CLOCK_MONOTONIC, mode);
+	timer->function = fn;
+#endif
 }
 
 static void rewind_test_arm(void *info)
@@ -115,6 +217,7 @@ void rewind_test_stop(void)
 			t->armed = false;
 		}
 	}
+	rewind_test_nmi_unregister();
 }
 
 static u64 rewind_test_timer_count(void)
@@ -125,7 +228,7 @@ static u64 rewind_test_timer_count(void)
 	for_each_possible_cpu(cpu) {
 		struct rewind_test_timer *t = per_cpu_ptr(&rewind_test_timers, cpu);
 
-		n += t->emitted_hard + t->emitted_soft;
+		n += t->emitted_hard + t->emitted_soft + t->emitted_nmi;
 	}
 	return n;
 }
@@ -158,30 +261,37 @@ long rewind_test_emit(struct rewind_test *req)
 long rewind_test_ioctl(struct rewind_test *req)
 {
 	unsigned int cpu;
+	int ret;
 
 	if (!rewind_test_hooks)
 		return -EPERM;
 	switch (req->op) {
 	case REWIND_TEST_TIMER_START:
+	case REWIND_TEST_NMI_START:
 		if (req->period_ns < 10000 || req->period_ns > NSEC_PER_SEC ||
 		    !req->burst || req->burst > 1000)
 			return -EINVAL;
 		rewind_test_stop();
+		if (req->op == REWIND_TEST_NMI_START) {
+			ret = rewind_test_nmi_register();
+			if (ret)
+				return ret;
+		}
 		cpus_read_lock();
 		for_each_online_cpu(cpu) {
 			struct rewind_test_timer *t =
 				per_cpu_ptr(&rewind_test_timers, cpu);
 
-			hrtimer_init(&t->hard, CLOCK_MONOTONIC,
-				     HRTIMER_MODE_REL_PINNED_HARD);
-			t->hard.function = rewind_test_hard_tick;
-			hrtimer_init(&t->soft, CLOCK_MONOTONIC,
-				     HRTIMER_MODE_REL_PINNED_SOFT);
-			t->soft.function = rewind_test_soft_tick;
+			rewind_test_timer_init(&t->hard, rewind_test_hard_tick,
+					       HRTIMER_MODE_REL_PINNED_HARD);
+			rewind_test_timer_init(&t->soft, rewind_test_soft_tick,
+					       HRTIMER_MODE_REL_PINNED_SOFT);
 			t->period_ns = req->period_ns;
 			t->burst = req->burst;
 			t->emitted_hard = 0;
 			t->emitted_soft = 0;
+			t->emitted_nmi = 0;
+			t->nmi = req->op == REWIND_TEST_NMI_START;
 			t->armed = true;
 			smp_call_function_single(cpu, rewind_test_arm, NULL, 1);
 		}

@@ -1,5 +1,5 @@
 # The addon's build. One error policy for the whole binding: C++ exceptions (NAPI_CPP_EXCEPTIONS),
-# so the core's std::runtime_error becomes a JavaScript Error in one place. NAPI_VERSION pinned;
+# each converted into a typed JavaScript error in one place (src/binding/errors.h). NAPI_VERSION pinned;
 # symbols hidden; deprecated N-API disabled.
 {
   "targets": [
@@ -11,13 +11,16 @@
         "src/core/device.cc",
         "src/core/event_table.cc",
         "src/core/merge.cc",
+        "src/core/merge_files.cc",
         "src/core/metadata.cc",
+        "src/core/output.cc",
         "src/core/stream_decoder.cc",
         "src/core/synth.cc",
         "src/core/trace_dir.cc",
         "src/core/version.cc",
         "src/core/writer.cc",
         "src/binding/device.cc",
+        "src/binding/errors.cc",
         "src/binding/trace.cc",
         "src/binding.cc"
       ],

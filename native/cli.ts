@@ -6,18 +6,34 @@
  *   rewind-trace merge OUT DIR...                  unified trace directory (babeltrace2 OUT)
  *   rewind-trace export --format chrome OUT.json DIR...   Chrome Trace Event JSON (Perfetto UI)
  *
- * `--correction DIR=NS` (repeatable) shifts one input's clock by NS nanoseconds.
+ * `--correction KEY=NS` (repeatable) adds NS nanoseconds to one node's clock (its events move NS
+ * later; a negative NS moves them earlier); KEY is an input as typed or a node name. `--node
+ * DIR=NAME` (repeatable) names one input's node (default: its env.hostname), the name the unified
+ * trace carries whole.
+ *
+ * No command destroys or mixes data. The rules are the merge's own, in the native core
+ * (core/output.h), so the library API keeps them too: an output that is, contains or lies inside
+ * an input is refused, an existing non-empty one too unless --force (which replaces it whole),
+ * the same trace twice is refused, and outputs appear only when the merge succeeded. Damage
+ * skipped (without --strict) is a warning on stderr. Exit status: 0 done, 1 failed (one line on
+ * stderr), 2 bad usage.
  */
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import {
+  checkOutputs,
   exportChrome,
   mergeTraces,
+  nativeVersion,
   TraceInput,
   traceStats,
   TraceSummary,
   validateTrace,
 } from './index';
+import { formatNs as ns, parseTime, resolveTime, TIME_FORMS, type ParsedTime } from './lib/time';
 
 function jsonText(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
@@ -25,41 +41,145 @@ function jsonText(value: unknown): string {
 
 function parseCorrection(spec: string, previous: Record<string, bigint>): Record<string, bigint> {
   const eq = spec.lastIndexOf('=');
-  const ns = spec.slice(eq + 1);
-  if (eq <= 0 || !/^-?\d+$/.test(ns)) {
-    throw new InvalidArgumentError(`expected DIR=NANOSECONDS (e.g. node-a=-1500), got "${spec}"`);
+  const value = spec.slice(eq + 1);
+  if (eq <= 0 || !/^[-+]?\d+$/.test(value)) {
+    throw new InvalidArgumentError(
+      `expected DIR=NANOSECONDS or NODE=NANOSECONDS (e.g. node-a=-1500), got "${spec}"`,
+    );
   }
-  return { ...previous, [spec.slice(0, eq)]: BigInt(ns) };
+  return { ...previous, [spec.slice(0, eq)]: BigInt(value) };
 }
 
-function parseNs(value: string): bigint {
-  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('expected nanoseconds (an integer)');
-  return BigInt(value);
+function parseNode(spec: string, previous: Record<string, string>): Record<string, string> {
+  const eq = spec.lastIndexOf('=');
+  if (eq <= 0 || eq === spec.length - 1) {
+    throw new InvalidArgumentError(`expected DIR=NODE_NAME (e.g. a=worker-1), got "${spec}"`);
+  }
+  return { ...previous, [spec.slice(0, eq)]: spec.slice(eq + 1) };
 }
 
-interface WindowOptions {
+function parseWhen(value: string): ParsedTime {
+  try {
+    return parseTime(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** A usage error found after parsing (exit status 2, like commander's own). */
+class UsageError extends Error {}
+
+interface InputOptions {
   correction: Record<string, bigint>;
-  from?: bigint;
-  to?: bigint;
+  node: Record<string, string>;
+}
+
+interface WindowOptions extends InputOptions {
+  from?: ParsedTime;
+  to?: ParsedTime;
   strict?: boolean;
+  force?: boolean;
 }
 
-function inputsOf(dirs: string[], corrections: Record<string, bigint>): TraceInput[] {
-  for (const key of Object.keys(corrections)) {
-    if (!dirs.includes(key))
-      throw new Error(`--correction ${key}=…: ${key} is not one of the inputs`);
+interface Inputs {
+  inputs: TraceInput[];
+  /** Corrections whose key is not an input as typed: a node name, checked by the core. */
+  correctionByNode: Record<string, bigint>;
+}
+
+function inputsOf(dirs: string[], o: InputOptions): Inputs {
+  for (const key of Object.keys(o.node))
+    if (!dirs.includes(key)) throw new Error(`--node ${key}=…: ${key} is not one of the inputs`);
+  const correctionByNode: Record<string, bigint> = {};
+  for (const [key, value] of Object.entries(o.correction))
+    if (!dirs.includes(key)) correctionByNode[key] = value;
+  const inputs = dirs.map((dir) => ({
+    dir,
+    node: o.node[dir],
+    correctionNs: o.correction[dir] ?? 0n,
+  }));
+  return { inputs, correctionByNode };
+}
+
+interface Window {
+  fromNs?: bigint;
+  toNs?: bigint;
+}
+
+/** The window in Unix-epoch ns; a time of day needs the trace's first day (one summary pass). */
+async function windowOf(i: Inputs, o: WindowOptions): Promise<Window> {
+  let first = 0n;
+  if (o.from?.kind === 'timeOfDay' || o.to?.kind === 'timeOfDay')
+    first = (await traceStats(i.inputs, { correctionByNode: i.correctionByNode })).firstNs;
+  const fromNs = o.from && resolveTime(o.from, first);
+  const toNs = o.to && resolveTime(o.to, first);
+  if (fromNs !== undefined && toNs !== undefined && fromNs > toNs)
+    throw new UsageError(`--from ${ns(fromNs)} is after --to ${ns(toNs)}`);
+  return { fromNs, toNs };
+}
+
+/** Warnings for people: damage skipped, a window that misses the trace. Never silent. */
+export function warningsOf(s: TraceSummary, w: Window = {}): string[] {
+  const lines: string[] = [];
+  const streams = s.nodes.flatMap((n) => n.streams);
+  const packets = streams.reduce((a, st) => a + st.damagedPackets, 0);
+  const bytes = streams.reduce((a, st) => a + st.damagedBytes, 0);
+  const files = new Set(s.damage.map((d) => d.file)).size;
+  if (packets > 0 || s.damage.length > 0)
+    lines.push(
+      `warning: damage skipped: ${packets} packet(s), ${bytes} byte(s) in ${files} file(s) ` +
+        '(`rewind-trace stats` lists it; --strict makes it an error)',
+    );
+  const read = streams.filter((st) => st.packets > 0);
+  if (w.fromNs === undefined && w.toNs === undefined) return lines;
+  if (read.length === 0) return lines;
+  const start = read.map((st) => st.windowStartNs).reduce((a, b) => (b < a ? b : a));
+  const end = read.map((st) => st.windowEndNs).reduce((a, b) => (b > a ? b : a));
+  if ((w.fromNs !== undefined && w.fromNs > end) || (w.toNs !== undefined && w.toNs < start))
+    lines.push(
+      `warning: the window ${w.fromNs === undefined ? '…' : ns(w.fromNs)} .. ` +
+        `${w.toNs === undefined ? '…' : ns(w.toNs)} lies outside the trace ` +
+        `(${ns(start)} .. ${ns(end)}): no events kept`,
+    );
+  return lines;
+}
+
+/** Refuses an existing non-empty file unless force; writes a temporary sibling, renames it in. */
+function writeFileAtomic(path: string, text: string, force: boolean): void {
+  let size = 0;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new Error(`output ${path} is a directory`);
+    size = st.size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  return dirs.map((dir) => ({ dir, correctionNs: corrections[dir] ?? 0n }));
+  if (size > 0 && !force)
+    throw new Error(`output ${path} exists and is not empty (--force replaces it)`);
+  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  try {
+    writeFileSync(temp, text, { flag: 'wx' });
+    renameSync(temp, path);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
 }
 
-function windowOptions(o: WindowOptions): { fromNs?: bigint; toNs?: bigint; strict?: boolean } {
-  return { fromNs: o.from, toNs: o.to, strict: o.strict };
-}
-
-function ns(t: bigint): string {
-  const s = t / 1000000000n;
-  const frac = (t % 1000000000n).toString().padStart(9, '0');
-  return `${new Date(Number(s) * 1000).toISOString().slice(0, 19)}.${frac}Z`;
+/** package.json's version, found from here (native/ in the tree, dist/native/ when built). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'rewind' && pkg.version) return pkg.version;
+    } catch {
+      // not here: look further up
+    }
+  }
+  return 'unknown';
 }
 
 /** The summary for people: one block per node, one line per CPU. */
@@ -88,21 +208,42 @@ export function formatSummary(s: TraceSummary): string {
   return lines.join('\n');
 }
 
-export function buildProgram(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
+export function buildProgram(
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Command {
   const program = new Command('rewind-trace')
     .description('Decode, validate, merge and export Rewind traces (CTF 1.8).')
+    .version(
+      `rewind-trace ${packageVersion()} (native engine ${nativeVersion()})`,
+      '-V, --version',
+      'print the package and native engine versions',
+    )
     .showHelpAfterError()
     .exitOverride();
   const correction = () =>
-    new Option('--correction <dir=ns>', "shift an input's clock by ns (repeatable)")
+    new Option(
+      '--correction <key=ns>',
+      "add ns nanoseconds to a node's clock (positive: its events move later); " +
+        'key: an input as typed or a node name (repeatable)',
+    )
       .argParser(parseCorrection)
+      .default({});
+  const node = () =>
+    new Option('--node <dir=name>', "name an input's node (repeatable)")
+      .argParser(parseNode)
       .default({});
   const windowed = (c: Command) =>
     c
       .addOption(correction())
-      .option('--from <ns>', 'keep events from this Unix-epoch time (ns)', parseNs)
-      .option('--to <ns>', 'keep events up to this Unix-epoch time (ns)', parseNs)
-      .option('--strict', 'the first damaged packet is an error');
+      .addOption(node())
+      .option('--from <time>', `keep events from this time: ${TIME_FORMS}`, parseWhen)
+      .option('--to <time>', 'keep events up to this time (the same forms)', parseWhen)
+      .option('--strict', 'the first damaged packet is an error (default: skip it and warn)')
+      .option('--force', 'replace an existing, non-empty output (it is never mixed into)');
+  const warn = (s: TraceSummary, w: Window) => {
+    for (const line of warningsOf(s, w)) err(`rewind-trace: ${line}\n`);
+  };
 
   program
     .command('stats')
@@ -110,8 +251,10 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .argument('<dir...>', 'trace directories')
     .option('--json', 'print JSON')
     .addOption(correction())
-    .action(async (dirs: string[], o: { json?: boolean; correction: Record<string, bigint> }) => {
-      const s = await traceStats(inputsOf(dirs, o.correction));
+    .addOption(node())
+    .action(async (dirs: string[], o: InputOptions & { json?: boolean }) => {
+      const i = inputsOf(dirs, o);
+      const s = await traceStats(i.inputs, { correctionByNode: i.correctionByNode });
       out(`${o.json ? jsonText(s) : formatSummary(s)}\n`);
     });
 
@@ -119,8 +262,18 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .command('validate')
     .description('read every packet strictly; exit status 1 names the first damage')
     .argument('<dir...>', 'trace directories')
-    .action(async (dirs: string[]) => {
-      const s = await validateTrace(dirs);
+    .option('--json', 'print JSON: {valid, summary} or {valid: false, error}')
+    .action(async (dirs: string[], o: { json?: boolean }) => {
+      let s: TraceSummary;
+      try {
+        s = await validateTrace(dirs);
+      } catch (e) {
+        if (!o.json) throw e;
+        const { message, code, path, offset } = e as Record<string, unknown>;
+        out(`${jsonText({ valid: false, error: { code, message, path, offset } })}\n`);
+        throw new Reported();
+      }
+      if (o.json) return out(`${jsonText({ valid: true, summary: s })}\n`);
       const packets = s.nodes.reduce(
         (a, n) => a + n.streams.reduce((b, st) => b + st.packets, 0),
         0,
@@ -132,26 +285,39 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     program
       .command('merge')
       .description('merge nodes into one unified trace directory that babeltrace2 reads')
-      .argument('<out>', 'output directory (one trace per node inside)')
+      .argument(
+        '<out>',
+        'output directory (one trace per node inside); written whole or not at all',
+      )
       .argument('<dir...>', 'trace directories, one per node (or directories of traces)')
-      .option('--chrome <file>', 'also write Chrome Trace Event JSON')
-      .option('--summary <file>', 'also write the summary as JSON'),
+      .option('--chrome <file>', "also write Chrome Trace Event JSON ('-': standard output)")
+      .option('--summary <file>', "also write the summary as JSON ('-': standard output)"),
   ).action(
     async (
       outDir: string,
       dirs: string[],
       o: WindowOptions & { chrome?: string; summary?: string },
     ) => {
-      const s = await mergeTraces(inputsOf(dirs, o.correction), {
+      if (o.chrome === '-' && o.summary === '-')
+        throw new UsageError('--chrome - and --summary - would both write to standard output');
+      const i = inputsOf(dirs, o);
+      if (o.summary && o.summary !== '-') checkOutputs(i.inputs, [o.summary]);
+      const w = await windowOf(i, o);
+      const s = await mergeTraces(i.inputs, {
         out: outDir,
         chrome: o.chrome,
-        ...windowOptions(o),
+        strict: o.strict,
+        force: o.force,
+        correctionByNode: i.correctionByNode,
+        ...w,
       });
-      if (o.summary) {
-        const { writeFileSync } = await import('node:fs');
-        writeFileSync(o.summary, `${jsonText(s)}\n`);
-      }
-      out(`merged ${s.events} events of ${s.nodes.length} node(s) into ${outDir}\n`);
+      if (o.summary === '-') out(`${jsonText(s)}\n`);
+      else if (o.summary) writeFileAtomic(o.summary, `${jsonText(s)}\n`, o.force === true);
+      warn(s, w);
+      const toStdout = o.chrome === '-' || o.summary === '-';
+      (toStdout ? err : out)(
+        `merged ${s.events} events of ${s.nodes.length} node(s) into ${outDir}\n`,
+      );
     },
   );
 
@@ -162,14 +328,28 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
       .addOption(
         new Option('--format <format>', 'output format').choices(['chrome']).makeOptionMandatory(),
       )
-      .argument('<out>', 'output file')
+      .argument('<out>', "output file ('-': standard output); written whole or not at all")
       .argument('<dir...>', 'trace directories'),
   ).action(async (outFile: string, dirs: string[], o: WindowOptions & { format: string }) => {
-    const s = await exportChrome(inputsOf(dirs, o.correction), outFile, windowOptions(o));
-    out(`exported ${s.events} events of ${s.nodes.length} node(s) to ${outFile} (${o.format})\n`);
+    const i = inputsOf(dirs, o);
+    const w = await windowOf(i, o);
+    const s = await exportChrome(i.inputs, outFile, {
+      strict: o.strict,
+      force: o.force,
+      correctionByNode: i.correctionByNode,
+      ...w,
+    });
+    warn(s, w);
+    const where = outFile === '-' ? 'standard output' : outFile;
+    (outFile === '-' ? err : out)(
+      `exported ${s.events} events of ${s.nodes.length} node(s) to ${where} (${o.format})\n`,
+    );
   });
   return program;
 }
+
+/** The failure was already printed (validate --json): exit 1, nothing more. */
+class Reported extends Error {}
 
 /** Runs the CLI; resolves the exit status (errors are printed, never thrown). */
 export async function main(argv: string[] = process.argv): Promise<number> {
@@ -177,9 +357,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof Reported) return 1;
     const err = e as { code?: string; exitCode?: number; message?: string };
-    if (typeof err.code === 'string' && err.code.startsWith('commander.')) return err.exitCode ?? 2;
+    // commander has printed its message (help and --version exit 0); a usage error is status 2.
+    if (typeof err.code === 'string' && err.code.startsWith('commander.'))
+      return err.exitCode === 0 ? 0 : 2;
     process.stderr.write(`rewind-trace: ${err.message ?? String(e)}\n`);
-    return 1;
+    return e instanceof UsageError ? 2 : 1;
   }
 }

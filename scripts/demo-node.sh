@@ -5,7 +5,7 @@ set -eu
 out=$1
 
 insmod kmod/rewind.ko
-kmod/rewindctl start >/dev/null
+kmod/tools/rewindctl start >/dev/null
 echo "$(hostname): recording"
 
 # A workload worth looking at.
@@ -17,8 +17,8 @@ echo "hello from $(hostname)" | busybox nc -w 1 127.0.0.1 5000
 wait
 sleep 0.5
 
-kmod/rewindctl stats >"$out.stats.json"
-kmod/rewindctl snapshot "$out" >"$out.snapshot.json"
+kmod/tools/rewindctl stats >"$out.stats.json"
+kmod/tools/rewindctl snapshot "$out" >"$out.snapshot.json"
 echo "$(hostname): snapshot taken while recording: $(cat "$out.snapshot.json")"
-kmod/rewindctl stop >/dev/null
+kmod/tools/rewindctl stop >/dev/null
 rmmod rewind

@@ -22,7 +22,7 @@ else
 fi
 
 step "C++ core tests (GoogleTest)"
-make -s -C native/test run RESULTS="$out/gtest-core.json"
+make -s -C native/cctest run RESULTS="$out/gtest-core.json"
 
 step "jest suites"
 npx jest --ci --json --outputFile="$out/jest.json" "$@"

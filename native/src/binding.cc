@@ -16,8 +16,11 @@ Napi::Value BuildDescription(const Napi::CallbackInfo &info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("version", Napi::Function::New(env, Version, "version"));
-  exports.Set("buildDescription", Napi::Function::New(env, BuildDescription, "buildDescription"));
+  using rwd_napi::fn;
+  exports.Set("version", Napi::Function::New(env, fn<Version>, "version"));
+  exports.Set("buildDescription",
+              Napi::Function::New(env, fn<BuildDescription>, "buildDescription"));
+  rwd_napi::init_errors(env, exports);
   rwd_napi::init_trace(env, exports);
   rwd_napi::init_device(env, exports);
   return exports;

@@ -3,8 +3,6 @@
  * chart promises (least privilege, TLS, guards, schema, documentation) on the rendered objects.
  */
 import { X509Certificate } from 'node:crypto';
-import { agentConfig } from '../../agent/config';
-import { controllerConfig } from '../../controller/config';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -47,17 +45,15 @@ describe('helm template renders every ci scenario', () => {
       expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
       if (!o.kind.startsWith('Cluster')) expect(o.metadata.namespace).toBe('rewind-system');
     }
-    // Least privilege holds in every scenario: no privileged container other than the module
-    // loader, except the agent in the documented `deviceAccess: privileged` mode.
-    const privileged = containers(objects).filter((c) => c.securityContext?.privileged === true);
-    const allowed = file.endsWith('privileged-device-values.yaml')
-      ? ['load-module', 'agent']
-      : ['load-module'];
-    for (const c of privileged) expect(allowed).toContain(c.name);
-    for (const c of containers(objects)) {
-      for (const m of c.volumeMounts ?? []) {
-        if (m.mountPath.startsWith('/host/')) expect(m.readOnly).toBe(true);
-      }
+    // Least privilege holds in every scenario: no privileged container, except the agent in
+    // the documented `deviceAccess: privileged` mode; no host path (nothing loads the module
+    // yet, so nothing needs the host's kernel trees).
+    const privileged = containers(objects)
+      .filter((c) => c.securityContext?.privileged === true)
+      .map((c) => c.name);
+    expect(privileged).toEqual(file.endsWith('privileged-device-values.yaml') ? ['agent'] : []);
+    for (const o of objects.filter((x) => ['DaemonSet', 'Deployment', 'Pod'].includes(x.kind))) {
+      expect((podSpec(o).volumes ?? []).filter((v) => v.hostPath !== undefined)).toEqual([]);
     }
   });
 });
@@ -93,21 +89,14 @@ describe('default values', () => {
     );
   });
 
-  test('agent: hostPID, privileged init container only for the module, unprivileged agent', () => {
+  test('agent: hostPID, no init container, unprivileged agent', () => {
     const ds = find(objects, 'DaemonSet')[0];
     const spec = podSpec(ds);
     expect(spec.hostPID).toBe(true);
     expect(spec.hostNetwork).toBeUndefined();
     expect(spec.serviceAccountName).toBe('rewind-agent');
-    expect(spec.initContainers?.map((c) => c.name)).toEqual(['load-module']);
-    const init = spec.initContainers![0];
-    expect(init.command).toEqual(['/app/scripts/load-module.sh']);
-    expect(init.securityContext?.privileged).toBe(true);
-    const hostMounts = (init.volumeMounts ?? []).filter((m) => m.mountPath.startsWith('/host/'));
-    expect(hostMounts.map((m) => [m.mountPath, m.readOnly])).toEqual([
-      ['/host/lib/modules', true],
-      ['/host/usr/src', true],
-    ]);
+    // The module loader (`rewind-agent load-module`) comes with the agent issue.
+    expect(spec.initContainers).toBeUndefined();
     const agent = spec.containers[0];
     expect(agent.command).toEqual(['node', 'dist/agent/main.js']);
     expect(agent.securityContext?.privileged).toBe(false);
@@ -116,8 +105,6 @@ describe('default values', () => {
     expect(agent.securityContext?.capabilities?.drop).toEqual(['ALL']);
     expect(agent.securityContext?.capabilities?.add ?? []).toEqual([]);
     expect(agent.resources?.limits?.['smarter-devices/rewind']).toBe('1');
-    // Only the init container sees host paths.
-    expect((agent.volumeMounts ?? []).some((m) => m.mountPath.startsWith('/host'))).toBe(false);
     const dsSpec = ds.spec as { updateStrategy: { type: string } };
     expect(dsSpec.updateStrategy.type).toBe('RollingUpdate');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
@@ -177,42 +164,24 @@ describe('default values', () => {
     const controllerCert = new X509Certificate(pem(controller['tls.crt']));
     expect(agentCert.verify(ca.publicKey)).toBe(true);
     expect(controllerCert.verify(ca.publicKey)).toBe(true);
-    // The controller dials pod IPs and verifies this name (REWIND_AGENT_TLS_SERVER_NAME).
+    // The controller will dial pod IPs and verify this name.
     expect(agentCert.checkHost('rewind-agent.rewind-system.svc')).toBe(
       'rewind-agent.rewind-system.svc',
     );
     expect(controllerCert.checkHost('rewind-controller.rewind-system.svc')).toBeDefined();
     expect(agentCert.checkHost('rewind-controller.rewind-system.svc')).toBeUndefined();
-    const env = podSpec(find(objects, 'Deployment')[0]).containers[0] as unknown as {
-      env: { name: string; value?: string }[];
-    };
-    expect(env.env.find((e) => e.name === 'REWIND_AGENT_TLS_SERVER_NAME')?.value).toBe(
-      'rewind-agent.rewind-system.svc',
-    );
   });
 });
 
 describe('scenarios', () => {
-  test('privileged device access: agent privileged, module knobs passed to the init container', async () => {
+  test('privileged device access: the agent privileged, no device resource', async () => {
     const objects = await render({ valuesFiles: [scenario('privileged-device')] });
-    const spec = podSpec(find(objects, 'DaemonSet')[0]);
+    const ds = find(objects, 'DaemonSet')[0];
+    const spec = podSpec(ds);
     expect(spec.containers[0].securityContext?.privileged).toBe(true);
     expect(spec.containers[0].resources?.limits?.['smarter-devices/rewind']).toBeUndefined();
     expect(spec.priorityClassName).toBe('system-node-critical');
-    const env = (spec.initContainers![0] as unknown as { env: { name: string; value: string }[] })
-      .env;
-    const get = (n: string): string | undefined => env.find((e) => e.name === n)?.value;
-    expect(get('REWIND_MODULE_PARAMETERS')).toBe('num_subbuf=8 subbuf_size=65536');
-    expect(get('REWIND_MODULE_ALLOWED_KERNELS')).toBe('6.1.* 6.8.0-*-generic');
-    expect(get('REWIND_MODULE_FAILURE_POLICY')).toBe('fail');
-  });
-
-  test('kill switch: no init container, no privileged container, no host path', async () => {
-    const objects = await render({ valuesFiles: [scenario('kill-switch')] });
-    const spec = podSpec(find(objects, 'DaemonSet')[0]);
-    expect(spec.initContainers).toBeUndefined();
-    expect(containers(objects).some((c) => c.securityContext?.privileged)).toBe(false);
-    expect((spec.volumes ?? []).some((v) => v.hostPath !== undefined)).toBe(false);
+    expect((ds.spec as { updateStrategy: { type: string } }).updateStrategy.type).toBe('OnDelete');
   });
 
   test('cert-manager: Certificates into the same Secrets, no chart-made keys', async () => {
@@ -260,35 +229,6 @@ describe('scenarios', () => {
   });
 });
 
-describe('the processes accept the environment the chart gives them', () => {
-  // Plain `value:` entries only; downward-API ones are filled in as the kubelet would.
-  const envOf = (o: K8sObject, set: Record<string, string>): NodeJS.ProcessEnv => {
-    const c = podSpec(o).containers[0] as unknown as {
-      env: { name: string; value?: string; valueFrom?: unknown }[];
-    };
-    const env: NodeJS.ProcessEnv = {};
-    for (const e of c.env) env[e.name] = e.value ?? set[e.name];
-    return env;
-  };
-
-  test('agent', async () => {
-    const objects = await render({ set: ['agent.metricsPort=9191', 'agent.drainSeconds=7'] });
-    const config = agentConfig(envOf(find(objects, 'DaemonSet')[0], { NODE_NAME: 'node-a' }));
-    expect(config.healthPort).toBe(9191);
-    expect(config.drainMs).toBe(7000);
-    expect(config.nodeName).toBe('node-a');
-  });
-
-  test('controller', async () => {
-    const objects = await render({
-      set: ['controller.metricsPort=9292', 'controller.drainSeconds=9'],
-    });
-    const config = controllerConfig(envOf(find(objects, 'Deployment')[0], {}));
-    expect(config.healthPort).toBe(9292);
-    expect(config.drainMs).toBe(9000);
-  });
-});
-
 describe('guards and schema', () => {
   test.each([
     [['controller.replicas=2'], 'controller.replicas=2 needs shared trace storage'],
@@ -303,6 +243,11 @@ describe('guards and schema', () => {
       ['controller.drainSeconds=30', 'controller.terminationGracePeriodSeconds=30'],
       'controller.drainSeconds (30) must be less than controller.terminationGracePeriodSeconds (30)',
     ],
+    [['agent.healthPort=9443'], 'agent.healthPort and agent.snapshotPort are both 9443'],
+    [
+      ['controller.webhookPort=9090'],
+      'controller.healthPort and controller.webhookPort are both 9090',
+    ],
   ])('fails clearly on %j', async (set, message) => {
     await expect(render({ set })).rejects.toThrow(message);
   });
@@ -313,7 +258,9 @@ describe('guards and schema', () => {
     [['agent.deviceAccess=host'], "value must be one of 'devicePlugin', 'privileged'"],
     [['agent.snapshotPort=70000'], 'snapshotPort'],
     [['tls.mode=manual'], "value must be one of 'helm', 'cert-manager'"],
-    [['agent.module.failurePolicy=ignore'], 'failurePolicy'],
+    [['agent.healthPort=0'], 'healthPort'],
+    [['controller.logLevel=bogus'], 'logLevel'],
+    [['agent.metricsPort=9090'], "additional properties 'metricsPort' not allowed"],
     [['controller.persistence.size=lots'], 'size'],
   ])('values.schema.json rejects %j', async (set, message) => {
     await expect(render({ set })).rejects.toThrow(message);

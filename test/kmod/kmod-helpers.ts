@@ -1,41 +1,104 @@
 /**
- * Shared pieces of the kernel module suites: paths, and small wrappers that run rewindctl in a VM
- * and parse its JSON.
+ * Shared pieces of the kernel module suites: paths, the test programs of test/kmod/, and small
+ * wrappers that run them and rewindctl in a VM and parse their JSON.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../vm/kernel';
 import type { Vm } from '../vm/vm';
 
 export const KO = 'kmod/rewind.ko';
-export const CTL = 'kmod/rewindctl';
+/** The operator tool, built by `make -C kmod`. */
+export const CTL = 'kmod/tools/rewindctl';
+
+/** Where buildHelpers() puts the test programs: a folder the VM sees at the same path. */
+export const BIN = join(projectRoot, 'test-output', 'kmod-bin');
+/** Workload generator: `getppid N`, `pingpong N`, `tcp PORT`, `tcp6 PORT` (test/kmod/workload.c). */
+export const WORKLOAD = join(BIN, 'workload');
+/** ioctl/mmap fuzzer: `IOCTLS MMAPS [SEED]` (test/kmod/fuzz.c). */
+export const FUZZ = join(BIN, 'fuzz');
+/**
+ * Structured ioctl fuzz, per state: `PHASE CALLS SEED [THREADS]`; also `mmap` (every offset and
+ * length class) and `hold [close]` (keeps a mapping open) (test/kmod/fuzz-abi.c).
+ */
+export const FUZZ_ABI = join(BIN, 'fuzz-abi');
+/** Decodes and verifies snapshots: `DIR`, `--loop SECONDS DIR` (test/kmod/snapshot-check.c). */
+export const SNAPSHOT_CHECK = join(BIN, 'snapshot-check');
+/**
+ * Test-hook events: `emit N [--cpu C] [--seconds S]`, `timer start P B`, `timer nmi P B` (the
+ * timers and NMIs), `timer stop` (test/kmod/test-events.c).
+ */
+export const TEST_EVENTS = join(BIN, 'test-events');
 
 /**
- * The test helpers (test/kmod/*.c), built on the host where gcc is fast, into a folder of the
- * project that the VM sees at the same path. Returns that folder.
+ * Holds a module copy to user memory on a userfaultfd page while another thread maps the device
+ * or reconfigures: `snapshot|metadata|reconfigure [TIMEOUT_S]` (test/kmod/uffd-copy.c).
+ */
+export const UFFD_COPY = join(BIN, 'uffd-copy');
+
+const HELPERS = [WORKLOAD, FUZZ, FUZZ_ABI, SNAPSHOT_CHECK, TEST_EVENTS, UFFD_COPY];
+
+/**
+ * Builds the test programs (test/kmod/*.c) on the host, where gcc is fast, into BIN; returns BIN.
+ * Several jest workers may call it at once: each compiles to a name of its own in BIN and renames
+ * it into place, which is atomic, so no process ever runs a half-written binary.
  */
 export function buildHelpers(): string {
-  const out = join(projectRoot, 'test-output', 'kmod-bin');
-  mkdirSync(out, { recursive: true });
-  for (const name of ['bench', 'fuzz']) {
+  mkdirSync(BIN, { recursive: true });
+  for (const out of HELPERS) {
+    const name = out.slice(BIN.length + 1);
+    const tmp = join(BIN, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
     const r = spawnSync(
       'gcc',
-      ['-O2', '-Wall', '-Wextra', '-I', join(projectRoot, 'kmod', 'include'), '-o', join(out, name),
-        join(projectRoot, 'test', 'kmod', `${name}.c`)],
+      [
+        '-O2',
+        '-Wall',
+        '-Wextra',
+        '-I',
+        join(projectRoot, 'kmod', 'include'),
+        '-I',
+        join(projectRoot, 'kmod', 'tools'),
+        '-o',
+        tmp,
+        join(projectRoot, 'test', 'kmod', `${name}.c`),
+      ],
       { encoding: 'utf8' },
     );
-    if (r.status !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr}`);
+    if (r.status !== 0) {
+      rmSync(tmp, { force: true });
+      throw new Error(`gcc ${name}.c failed:\n${r.stderr}`);
+    }
+    renameSync(tmp, out);
   }
-  return out;
+  return BIN;
+}
+
+/**
+ * The first names of an X-macro table of the UAPI header, in order: `REWIND_STATS_COUNTERS` gives
+ * the counter fields, `REWIND_PROBE_TABLE` the probe names (its third column). Read from the
+ * header itself, so a test compares a program's output with the ABI, not with a copy of it.
+ */
+export function uapiTable(table: 'REWIND_STATS_COUNTERS' | 'REWIND_PROBE_TABLE'): string[] {
+  const header = readFileSync(join(projectRoot, 'kmod', 'include', 'uapi', 'rewind.h'), 'utf8');
+  const body = new RegExp(`#define ${table}\\(X\\)((?:.*\\\\\\n)*.*)`).exec(header)?.[1] ?? '';
+  const column = table === 'REWIND_PROBE_TABLE' ? 2 : 0;
+  const rows = [...body.matchAll(/X\(([^)]*)\)/g)].map(
+    (m) => (m[1] as string).split(',')[column]?.trim() ?? '',
+  );
+  if (rows.length === 0) throw new Error(`${table} not found in uapi/rewind.h`);
+  return rows;
 }
 
 /** (Re)loads the module with the given parameters; busybox's static insmod starts fast. */
 export const reload = (vm: Vm, params = ''): Promise<string> =>
   vm.run(`busybox rmmod rewind 2>/dev/null; busybox insmod ${KO} ${params}`);
 
+/** Counters of one CPU (`rewindctl stats`: the keys are struct rewind_stats' field names). */
 export interface CpuStats {
   cpu: number;
+  online: number;
   events_written: number;
   bytes_written: number;
   lost_full: number;
@@ -45,11 +108,19 @@ export interface CpuStats {
   packets_overwritten: number;
   subbuf_switches: number;
   oldest_timestamp: number;
+  write_pos: number;
+  consumed_pos: number;
 }
+
+/** The counters that add up across CPUs; the timestamp and positions do not. */
+export type TotalStats = Omit<
+  CpuStats,
+  'cpu' | 'online' | 'oldest_timestamp' | 'write_pos' | 'consumed_pos'
+>;
 
 export interface Stats {
   cpus: CpuStats[];
-  total: Omit<CpuStats, 'cpu' | 'oldest_timestamp'>;
+  total: TotalStats;
 }
 
 export interface Check {
@@ -78,7 +149,8 @@ export async function json<T>(vm: Vm, command: string, timeoutMs?: number): Prom
 }
 
 export const stats = (vm: Vm): Promise<Stats> => json<Stats>(vm, `${CTL} stats`);
-export const check = (vm: Vm, dir: string): Promise<Check> => json<Check>(vm, `${CTL} check ${dir}`);
+export const check = (vm: Vm, dir: string): Promise<Check> =>
+  json<Check>(vm, `${SNAPSHOT_CHECK} ${dir}`);
 
 /** babeltrace2 on a snapshot: exit status, stderr, and the text output's lines. */
 export async function babeltrace(
@@ -96,4 +168,52 @@ export async function babeltrace(
     if (m) names.set(m[2] as string, Number(m[1]));
   }
   return { code: r.code, stderr: r.stderr, warnings, names };
+}
+
+/**
+ * Snapshots into dir (statedump included) and judges the copy: snapshot-check must find nothing
+ * corrupt, torn, reordered or missing inside it, and babeltrace2 must read it without a word on
+ * stderr. Throws naming what failed; returns snapshot-check's result.
+ */
+export async function validSnapshot(vm: Vm, dir: string): Promise<Check> {
+  await vm.run(`${CTL} snapshot ${dir} > /dev/null`);
+  const c = await check(vm, dir);
+  const bad = Object.entries({
+    corrupt: c.corrupt,
+    test_bad: c.test_bad,
+    test_out_of_order: c.test_out_of_order,
+    time_backwards: c.time_backwards,
+    packet_gaps: c.packet_gaps,
+  }).filter(([, n]) => n !== 0);
+  const bt = await babeltrace(vm, dir);
+  if (bad.length > 0 || bt.code !== 0 || bt.stderr !== '') {
+    throw new Error(
+      `snapshot ${dir} does not validate: ${JSON.stringify(Object.fromEntries(bad))}, ` +
+        `babeltrace2 exit ${bt.code}: ${bt.stderr.slice(0, 2000)}`,
+    );
+  }
+  return c;
+}
+
+/**
+ * The mixed workload every kernel records: fork/exec, pipes, sleeps, TCP over loopback on
+ * `tcpPort`, file I/O, a migration, direct block I/O to null_blk (loaded by the caller), and an
+ * exec of a copied binary, /tmp/<tag>-sleeper, whose pid ends up in /tmp/<tag>-sleeper.pid.
+ */
+export function mixedWorkload(tcpPort: number, tag: string): string {
+  return `
+set -e
+${WORKLOAD} getppid 100
+${WORKLOAD} tcp ${tcpPort}
+echo data | cat | wc -c > /dev/null
+sleep 0.1
+dd if=/dev/zero of=/tmp/${tag}-file bs=64k count=16 2>/dev/null
+sync
+sh -c 'taskset -pc 0 $$ > /dev/null; taskset -pc 1 $$ > /dev/null; true'
+dd if=/dev/zero of=/dev/nullb0 bs=4k count=16 oflag=direct 2>/dev/null
+cp /bin/sleep /tmp/${tag}-sleeper
+/tmp/${tag}-sleeper 0.2 &
+echo $! > /tmp/${tag}-sleeper.pid
+wait
+`;
 }

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 
 import {
@@ -12,6 +13,7 @@ import {
   exportChrome,
   mergeTraces,
   RewindDevice,
+  RewindError,
   traceStats,
   validateTrace,
   writeTrace,
@@ -195,9 +197,14 @@ describe('damaged input', () => {
     const second = bytes.readUInt32LE(44) / 8; // packet_size of the first packet
     bytes.writeUInt32LE(0x12345678, second); // the second packet's magic
     writeFileSync(file, bytes);
-    await expect(validateTrace(dir)).rejects.toThrow(
-      `${file}: at byte ${second}: bad packet magic 0x12345678 (expected 0xc1fc1fc1)`,
-    );
+    const error = await validateTrace(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RewindError);
+    expect(error).toMatchObject({
+      message: `${file}: at byte ${second}: bad packet magic 0x12345678 (expected 0xc1fc1fc1)`,
+      code: 'ERR_REWIND_DAMAGED',
+      path: file,
+      offset: second,
+    });
     const s = await traceStats(dir);
     expect(s.nodes[0]?.damagedPackets).toBe(1);
     expect(s.damage[0]).toEqual({
@@ -222,22 +229,48 @@ describe('argument validation', () => {
       writeTrace('/tmp/x', { hostname: 'h' }, [{ cpu: 0, timestamp: 1 }]),
     ).rejects.toThrow('writeTrace: events.0: needs a name or an id');
     await expect(validateTrace('/nonexistent/trace')).rejects.toThrow(
-      '/nonexistent/trace: no such directory',
+      'cannot read traces in /nonexistent/trace: No such file or directory',
     );
   });
 });
 
 describe('the device front, without the module', () => {
+  const openError = (path: string): unknown => {
+    try {
+      RewindDevice.open(path);
+    } catch (e) {
+      return e;
+    }
+    throw new Error(`${path} opened`);
+  };
+
   it('names the path and the cause when the device is not Rewind', () => {
-    expect(() => RewindDevice.open('/dev/null')).toThrow(
-      '/dev/null: REWIND_IOC_ABI_VERSION: Inappropriate ioctl for device',
-    );
-    expect(() => RewindDevice.open('/nonexistent/rewind')).toThrow(
-      'cannot open /nonexistent/rewind: No such file or directory',
-    );
+    const notRewind = openError('/dev/null');
+    expect(notRewind).toBeInstanceOf(RewindError);
+    expect(notRewind).toMatchObject({
+      message: '/dev/null: REWIND_IOC_ABI_VERSION: Inappropriate ioctl for device',
+      code: 'ENOTTY',
+      errno: constants.errno.ENOTTY,
+      syscall: 'REWIND_IOC_ABI_VERSION',
+      path: '/dev/null',
+    });
     expect(() => RewindDevice.open('')).toThrow(
       'RewindDevice.open: path: must be a non-empty string',
     );
+  });
+
+  it('gives a missing device as RewindError ENOENT with the call and the path', () => {
+    const missing = openError('/nonexistent/rewind');
+    expect(missing).toBeInstanceOf(RewindError);
+    expect(missing).toBeInstanceOf(Error);
+    expect(missing).toMatchObject({
+      name: 'RewindError',
+      message: 'cannot open /nonexistent/rewind: No such file or directory',
+      code: 'ENOENT',
+      errno: constants.errno.ENOENT,
+      syscall: 'open',
+      path: '/nonexistent/rewind',
+    });
   });
 });
 
@@ -254,9 +287,19 @@ describe('the rewind-trace command', () => {
     expect(stats.stderr).toBe('');
     expect(JSON.parse(stats.stdout).nodes[0].eventsByType.sched_switch).toBe(4);
     expect(run('validate', a).stdout).toBe('valid: 14 events in 1 packets, 1 node(s)\n');
-    const merged = run('merge', join(root, 'out'), a, '--correction', `${a}=-5`);
+    const merged = run(
+      'merge',
+      join(root, 'out'),
+      a,
+      '--correction',
+      `${a}=-5`,
+      '--node',
+      `${a}=n-1`,
+    );
     expect(merged.status).toBe(0);
-    expect(babeltrace(join(root, 'out')).events).toHaveLength(14);
+    const bt = babeltrace(join(root, 'out'));
+    expect(bt.events).toHaveLength(14);
+    expect(new Set(bt.events.map((e) => e.host))).toEqual(new Set(['n-1']));
     const exported = run('export', '--format', 'chrome', join(root, 'c.json'), a);
     expect(exported.stdout).toContain('exported 14 events of 1 node(s)');
     expect(
@@ -264,6 +307,6 @@ describe('the rewind-trace command', () => {
     ).toBeGreaterThan(5);
     const bad = run('validate', join(root, 'missing'));
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('missing: no such directory');
+    expect(bad.stderr).toContain(`cannot read traces in ${join(root, 'missing')}: No such file`);
   });
 });

@@ -15,14 +15,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { decodeTrace, mergeTraces, type TraceEvent } from '../../native/index';
+import { buildHelpers, CTL, KO, TEST_EVENTS } from '../kmod/kmod-helpers';
 import { useVm } from '../vm/jest';
 import { asBt, babeltrace, canonical, type BtEvent } from './babeltrace';
 import { removeTempDirs, tempDir } from './fixtures';
 
 afterAll(removeTempDirs);
 
-const KO = 'kmod/rewind.ko';
-const CTL = 'kmod/rewindctl';
 const GUEST = 'node -r ./test/ts-register.js test/native/guest/snapshot.ts';
 
 interface GuestResult {
@@ -41,7 +40,9 @@ interface GuestResult {
     cpus: { cpu: number; file: string; bytes: string }[];
   };
   ticks: number;
+  busy?: { code: string; syscall: string; message: string };
   closedError: string;
+  closedCode: string;
 }
 
 /**
@@ -96,6 +97,7 @@ describe('snapshots of real kernels', () => {
   const corrections: Record<string, bigint> = {};
 
   beforeAll(async () => {
+    buildHelpers();
     await Promise.all([
       vmA().run(`insmod ${KO} test_hooks=1`),
       vmB().run(`insmod ${KO} test_hooks=1`),
@@ -125,7 +127,14 @@ describe('snapshots of real kernels', () => {
     expect(a.snapshot.cpus.map((c) => c.cpu)).toEqual([0, 1]);
     expect(Number(a.snapshot.packets)).toBeGreaterThan(0);
     expect(a.ticks).toBeGreaterThanOrEqual(0);
-    expect(a.closedError).toBe('the device is closed');
+    expect(a.busy).toEqual({
+      code: 'EBUSY',
+      syscall: 'REWIND_IOC_GET_STATS',
+      message:
+        '/dev/rewind: REWIND_IOC_GET_STATS: a snapshot owns the device: Device or resource busy',
+    });
+    expect(a.closedError).toBe('/dev/rewind: the device is closed: Bad file descriptor');
+    expect(a.closedCode).toBe('EBADF');
     const meta = readFileSync(join(root, 'a', 'metadata'), 'utf8');
     expect(meta).toContain('hostname = "node-a";');
     expect(meta).toContain('absolute = true;');
@@ -145,7 +154,7 @@ describe('snapshots of real kernels', () => {
 
   it("decodes rewindctl's snapshot exactly as babeltrace2 prints it", async () => {
     await vmA().run(
-      `${CTL} start && ${CTL} test-emit 100 && ${CTL} snapshot ${root}/ctl > /dev/null`,
+      `${CTL} start && ${TEST_EVENTS} emit 100 && ${CTL} snapshot ${root}/ctl > /dev/null`,
     );
     const dir = join(root, 'ctl');
     const { events } = await decodeTrace(dir, { strict: true });

@@ -1,9 +1,13 @@
 #!/bin/bash
 # Builds the test VMs' initramfs for one kernel release: busybox, the virtio/9p/net drivers in
-# the order modprobe resolves, and guest/init. Usage: build-initramfs.sh RELEASE OUT.cpio.gz
+# the order modprobe resolves, and guest/init.
+# Usage: build-initramfs.sh RELEASE OUT.cpio.gz [ROOT]
+# ROOT holds lib/modules/RELEASE (depmod run): / by default, or a kernel unpacked by
+# test/kmod/fetch-kernel.sh --image.
 set -euo pipefail
 release=$1
 out=$2
+root=${3:-/}
 here=$(cd "$(dirname "$0")" && pwd)
 
 busybox=$(command -v busybox || true)
@@ -12,8 +16,8 @@ if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
 	echo "build-initramfs: a static busybox is needed: apt-get install busybox-static" >&2
 	exit 1
 fi
-[ -d "/lib/modules/$release/kernel" ] || {
-	echo "build-initramfs: no modules for $release: apt-get install linux-image-amd64" >&2
+[ -d "$root/lib/modules/$release/kernel" ] || {
+	echo "build-initramfs: no modules for $release in $root: apt-get install linux-image-amd64" >&2
 	exit 1
 }
 
@@ -27,7 +31,7 @@ chmod 755 "$stage/init"
 
 : > "$stage/modules/order"
 for mod in virtio_pci 9pnet_virtio 9p virtio_net virtio_console; do
-	modprobe --show-depends -S "$release" "$mod"
+	modprobe -d "$root" --show-depends -S "$release" "$mod"
 done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r path; do
 	name=$(basename "$path")
 	case "$path" in
@@ -38,6 +42,8 @@ done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r path; do
 	esac
 	echo "$name" >> "$stage/modules/order"
 done
+# Drivers built into the kernel (6.12's virtio_pci and virtio_console) show as "builtin" lines
+# and need no file; 9p is a module in every Debian kernel, so the list is never empty.
 [ -s "$stage/modules/order" ] || { echo "build-initramfs: no driver modules found" >&2; exit 1; }
 
 # Several VMs may boot at once against an empty cache: each builds into a temporary file of its

@@ -1,18 +1,23 @@
 /**
- * npm run vm -- [--cpus N] [--mem MiB] [--name HOSTNAME] [--out DIR]... <command…>
- * Boots a fresh VM, runs the command inside as root from the project root, streams its output,
- * powers off and exits with the command's status.
+ * npm run vm -- [--kernel SERIES] [--cpus N] [--mem MiB] [--name HOSTNAME] [--out DIR]...
+ *               <command…>
+ * Boots a fresh VM (the host's kernel, or Debian's kernel of SERIES: 5.10, 6.1, 6.12), runs the
+ * command inside as root from the project root, streams its output, powers off and exits with the
+ * command's status.
  */
+import { isKernelSeries, KERNEL_SERIES } from './kernel';
 import { runVm } from './vm';
 
 const USAGE =
-  'usage: npm run vm -- [--cpus N] [--mem MiB] [--name HOSTNAME] [--out DIR]... <command…>';
+  'usage: npm run vm -- [--kernel SERIES] [--cpus N] [--mem MiB] [--name HOSTNAME] ' +
+  `[--out DIR]... <command…>\n  SERIES: ${KERNEL_SERIES.join(', ')} (default: the host's kernel)`;
 
 export interface CliArgs {
   cpus: number;
   memoryMiB: number;
   shareDirs: string[];
   name?: string;
+  kernel?: string;
   argv: string[];
 }
 
@@ -42,6 +47,12 @@ export function parseCliArgs(args: string[]): CliArgs {
         throw new Error(`--name needs a host name (lower-case letters, digits, '-')\n${USAGE}`);
       }
       parsed.name = name;
+    } else if (a === '--kernel') {
+      const series = args[++i];
+      if (!series || !isKernelSeries(series)) {
+        throw new Error(`--kernel needs one of ${KERNEL_SERIES.join(', ')}\n${USAGE}`);
+      }
+      parsed.kernel = series;
     } else if (a === '-h' || a === '--help') throw new Error(USAGE);
     else break;
   }
@@ -63,6 +74,7 @@ export async function main(): Promise<void> {
     memoryMiB: args.memoryMiB,
     shareDirs: args.shareDirs,
     name: args.name,
+    kernel: args.kernel,
   });
   if (result.code === 125 && result.kernelLog) {
     process.stderr.write(

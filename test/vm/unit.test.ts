@@ -1,6 +1,6 @@
 // Pure parts of the VM harness: no VM is booted here.
 import { parseCliArgs } from './cli-main';
-import { compareReleases } from './kernel';
+import { compareReleases, seriesOf } from './kernel';
 import { kernelProblems } from './kernel-log';
 import { commandScript, qemuArgs, shellQuote } from './qemu-args';
 
@@ -97,11 +97,31 @@ describe('parseCliArgs', () => {
     expect(() => parseCliArgs(['--name', 'Node_A', 'true'])).toThrow(/--name needs a host name/);
   });
 
+  it('takes a kernel series of the matrix and nothing else', () => {
+    expect(parseCliArgs(['--kernel', '5.10', 'uname', '-r'])).toMatchObject({
+      kernel: '5.10',
+      argv: ['uname', '-r'],
+    });
+    expect(parseCliArgs(['true']).kernel).toBeUndefined();
+    expect(() => parseCliArgs(['--kernel', '4.19', 'true'])).toThrow(
+      /--kernel needs one of 5\.10, 6\.1, 6\.12/,
+    );
+    expect(() => parseCliArgs(['--kernel'])).toThrow(/--kernel needs one of/);
+  });
+
   it('rejects a missing command and bad numbers', () => {
     expect(() => parseCliArgs(['--out', 'D'])).toThrow(/no command given/);
     expect(() => parseCliArgs(['--cpus', 'two', 'true'])).toThrow(
       /--cpus needs a positive integer/,
     );
+  });
+});
+
+describe('seriesOf', () => {
+  it("names the series of Debian's release names", () => {
+    expect(seriesOf('6.1.0-57-amd64')).toBe('6.1');
+    expect(seriesOf('6.12.95+deb12-amd64')).toBe('6.12');
+    expect(seriesOf('5.10.0-32-amd64')).toBe('5.10');
   });
 });
 

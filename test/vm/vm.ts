@@ -12,7 +12,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureInitramfs, findKernelRelease, kernelImage, projectRoot } from './kernel';
+import { ensureInitramfs, projectRoot, resolveKernel, type Kernel } from './kernel';
 import { KernelLogError, kernelProblems } from './kernel-log';
 import { commandScript, qemuArgs, type PortForward, type Share } from './qemu-args';
 
@@ -30,6 +30,11 @@ export interface VmOptions {
   extraKernelArgs?: string;
   /** Where kernel logs are kept; test-output/vm by default. */
   logDir?: string;
+  /**
+   * The kernel series to boot (5.10, 6.1, 6.12: see kernel.ts); the host's installed kernel by
+   * default. Another series is fetched into the cache on first use.
+   */
+  kernel?: string;
 }
 
 export interface ExecResult {
@@ -57,6 +62,7 @@ export function freePort(): Promise<number> {
 
 interface Prepared {
   name: string;
+  kernel: Kernel;
   controlDir: string;
   consoleLog: string;
   args: string[];
@@ -64,8 +70,8 @@ interface Prepared {
 
 function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prepared {
   const name = opts.name ?? `vm${++vmCounter}`;
-  const release = findKernelRelease();
-  const initramfs = ensureInitramfs(release);
+  const kernel = resolveKernel(opts.kernel);
+  const initramfs = ensureInitramfs(kernel.release, kernel.modulesRoot);
   const controlDir = mkdtempSync(join(tmpdir(), `rewind-${name}-`));
   const shares: Share[] = (opts.shareDirs ?? []).map((dir, i) => {
     const hostPath = resolve(dir);
@@ -75,9 +81,12 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   writeFileSync(join(controlDir, 'shares'), shares.map((s) => `${s.tag} ${s.hostPath}\n`).join(''));
   writeFileSync(join(controlDir, 'hostname'), name);
   // The guest mounts a tmpfs on /tmp; a project that lives under the host's /tmp (a CI clone,
-  // say) must stay visible through it.
+  // say) must stay visible through it, and so must a fetched kernel's modules (a REWIND_CACHE
+  // under /tmp), which the guest loads with modprobe -d.
   const cwd = opts.cwd ?? projectRoot;
-  const keep = [...new Set([projectRoot, cwd])].filter((p) => p.startsWith('/tmp/'));
+  const keep = [...new Set([projectRoot, cwd, kernel.modulesRoot])].filter((p) =>
+    p.startsWith('/tmp/'),
+  );
   writeFileSync(join(controlDir, 'keep'), keep.map((p) => `${p}\n`).join(''));
   writeFileSync(
     join(controlDir, 'cmd'),
@@ -89,7 +98,7 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   );
   const consoleLog = join(controlDir, 'console.log');
   const args = qemuArgs({
-    kernel: kernelImage(release),
+    kernel: kernel.image,
     initramfs,
     cpus: opts.cpus ?? 2,
     memoryMiB: opts.memoryMiB ?? 1024,
@@ -100,7 +109,7 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
     extraKernelArgs: opts.extraKernelArgs,
     tcgThreads: process.env.REWIND_VM_TCG_THREADS === 'multi' ? 'multi' : 'single',
   });
-  return { name, controlDir, consoleLog, args };
+  return { name, kernel, controlDir, consoleLog, args };
 }
 
 function readIfExists(path: string): string {
@@ -218,6 +227,11 @@ export class Vm {
       await new Promise((r) => setTimeout(r, 250));
     }
     return vm;
+  }
+
+  /** The kernel this VM booted. */
+  get kernel(): Kernel {
+    return this.prepared.kernel;
   }
 
   /** The host port (on 127.0.0.1) forwarded to a guest port given in forwardPorts. */

@@ -109,7 +109,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "rewind.probe" -}}
 httpGet:
   path: {{ .path }}
-  port: metrics
+  port: health
 initialDelaySeconds: {{ .probe.initialDelaySeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
@@ -134,16 +134,13 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- fail (printf "%s.drainSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or the kubelet kills the process mid-drain" $component (int $v.drainSeconds) $component (int $v.terminationGracePeriodSeconds)) }}
 {{- end }}
 {{- end }}
+{{- range $pair := list (list "agent" "healthPort" "snapshotPort") (list "controller" "healthPort" "webhookPort") }}
+{{- $v := index $.Values (index $pair 0) }}
+{{- if and $v.enabled (eq (int (index $v (index $pair 1))) (int (index $v (index $pair 2)))) }}
+{{- fail (printf "%s.%s and %s.%s are both %d: each port needs its own number" (index $pair 0) (index $pair 1) (index $pair 0) (index $pair 2) (int (index $v (index $pair 1)))) }}
+{{- end }}
+{{- end }}
 {{- if and $p.existingClaim (not $p.enabled) }}
 {{- fail "controller.persistence.existingClaim is set but controller.persistence.enabled is false: enable persistence or drop the claim" }}
 {{- end }}
-{{- end }}
-
-{{/* insmod parameters "key=value ..." from agent.module.parameters, sorted by key. */}}
-{{- define "rewind.agent.moduleParameters" -}}
-{{- $params := list }}
-{{- range $key := keys .Values.agent.module.parameters | sortAlpha }}
-{{- $params = append $params (printf "%s=%v" $key (index $.Values.agent.module.parameters $key)) }}
-{{- end }}
-{{- join " " $params }}
 {{- end }}

@@ -2,7 +2,8 @@
 /*
  * Rewind wire format: the one definition of what the kernel writes into its
  * rings, from which the module writes events and generates the CTF 1.8
- * (TSDL) metadata, and which userspace decoders (rewindctl, native/) include.
+ * (TSDL) metadata, and which userspace decoders (native/,
+ * test/kmod/snapshot-check.c) include.
  *
  * Includable from the kernel, from C99 and from C++17 userspace: no kernel
  * types outside the __KERNEL__ guard, fixed-width integers only.

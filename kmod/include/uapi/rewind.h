@@ -119,7 +119,8 @@ struct rewind_stats {
  * The 64-bit counters of struct rewind_stats, in struct order from
  * events_written on: X(field, help). The one list of them: native/'s device,
  * its binding, rewindctl's JSON and the agent's metrics are generated from it;
- * REWIND_STATS_CHECK_LAYOUT below pins it to the struct.
+ * REWIND_STATS_CHECK_ONE and REWIND_STATS_CHECK_SIZE below pin it to the
+ * struct.
  */
 #define REWIND_STATS_COUNTERS(X)					\
 	X(events_written, "Events written into the ring")		\
@@ -148,6 +149,16 @@ enum rewind_stats_index {
 #define REWIND_STATS_CHECK_ONE(assert, field)				\
 	assert(offsetof(struct rewind_stats, field) ==			\
 	       8 + 8 * REWIND_STATS_INDEX_##field, #field " out of order")
+
+/*
+ * With the per-field checks, proves that no counter of the struct is missing
+ * from the table: cpu and online, the counters, then only reserved space.
+ */
+#define REWIND_STATS_CHECK_SIZE(assert)					\
+	assert(sizeof(struct rewind_stats) ==				\
+	       8 + 8 * REWIND_STATS_NR_COUNTERS +			\
+	       sizeof(((struct rewind_stats *)0)->reserved),		\
+	       "a counter of struct rewind_stats is not in the table")
 
 /* REWIND_IOC_GET_METADATA: CTF 1.8 TSDL text. */
 struct rewind_metadata {
@@ -204,7 +215,13 @@ struct rewind_test {
 enum rewind_test_op {
 	REWIND_TEST_EMIT = 0,		/* process context, current CPU */
 	REWIND_TEST_TIMER_START = 1,	/* softirq + hardirq, every online CPU */
-	REWIND_TEST_TIMER_STOP = 2,	/* emitted = events from timers */
+	REWIND_TEST_TIMER_STOP = 2,	/* emitted = events from timers (and NMIs) */
+	/*
+	 * TIMER_START, and each hardirq tick also sends an NMI to the next
+	 * online CPU, whose handler emits burst events (x86; -EOPNOTSUPP
+	 * elsewhere). TIMER_STOP stops both.
+	 */
+	REWIND_TEST_NMI_START = 3,
 };
 
 #define REWIND_IOC_ABI_VERSION	_IOR(REWIND_IOC_MAGIC, 0x00, struct rewind_abi)

@@ -1,12 +1,15 @@
 // Helpers shared by the binding files: argument reading (TypeError naming the argument) and the
-// promise-returning AsyncWorker. No logic: conversions only.
+// promise-returning AsyncWorker. No logic: conversions only. Errors: errors.h.
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <string>
+
+#include "binding/errors.h"
 
 namespace rwd_napi {
 
@@ -89,7 +92,8 @@ inline Napi::BigInt big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(en
 inline Napi::BigInt sbig(Napi::Env env, int64_t v) { return Napi::BigInt::New(env, v); }
 
 // The baton pattern: Run (plain C++, no JS) on a worker thread, then Done builds the result on the
-// JS thread; the promise rejects with the C++ exception's message.
+// JS thread. An exception of either rejects the promise with to_js_error's error (errors.h), so a
+// worker's failure keeps its identity (code, errno, syscall, path) like a synchronous one.
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Run = std::function<void()>;
@@ -105,21 +109,18 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       run_();
-    } catch (const std::exception &e) {
-      SetError(e.what());
     } catch (...) {
-      SetError("unknown native error");
+      error_ = std::current_exception();  // converted on the JS thread, in OnOK
     }
   }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    if (error_) return deferred_.Reject(to_js_error(env, error_).Value());
     try {
       deferred_.Resolve(done_(env));
-    } catch (const Napi::Error &e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception &e) {
-      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    } catch (...) {
+      deferred_.Reject(to_js_error(env, std::current_exception()).Value());
     }
   }
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
@@ -133,6 +134,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Run run_;
   Done done_;
+  std::exception_ptr error_;
 };
 
 // Registration functions of the binding files.

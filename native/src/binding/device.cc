@@ -1,7 +1,9 @@
 // Binding of /dev/rewind: a Device object per open file. Ioctls are quick and run on the JS
 // thread; the snapshot copies megabytes and runs in a PromiseWorker. The core Device is shared
-// with running workers (shared_ptr) and serializes its calls, so close() during a snapshot is
-// safe; an environment cleanup hook closes whatever JavaScript left open.
+// with running workers (shared_ptr) and is their one serial owner (core/device.h): a call during
+// a snapshot is refused with EBUSY, close() waits for it. An environment cleanup hook closes
+// whatever JavaScript left open. Info, statistics and the snapshot result carry the UAPI's and
+// the core's field names (snake_case); the statistics are built from REWIND_STATS_COUNTERS.
 #include "core/device.h"
 
 #include <rewind/format.h>
@@ -20,17 +22,14 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(
         env, "Device",
-        {InstanceMethod<&DeviceWrap::Close>("close"), InstanceMethod<&DeviceWrap::Info>("info"),
-         InstanceMethod<&DeviceWrap::Stats>("stats"),
-         InstanceMethod<&DeviceWrap::Configure>("configure"),
-         InstanceMethod<&DeviceWrap::Simple>("start", napi_default, (void *)"start"),
-         InstanceMethod<&DeviceWrap::Simple>("stop", napi_default, (void *)"stop"),
-         InstanceMethod<&DeviceWrap::Simple>("statedump", napi_default, (void *)"statedump"),
-         InstanceMethod<&DeviceWrap::Simple>("flush", napi_default, (void *)"flush"),
-         InstanceMethod<&DeviceWrap::Metadata>("metadata"),
-         InstanceMethod<&DeviceWrap::ReadRing>("readRing"),
-         InstanceMethod<&DeviceWrap::Snapshot>("snapshot"),
-         InstanceMethod<&DeviceWrap::Test>("test"),
+        {method<&DeviceWrap::Close>("close"), method<&DeviceWrap::Info>("info"),
+         method<&DeviceWrap::Stats>("stats"), method<&DeviceWrap::Configure>("configure"),
+         method<&DeviceWrap::Run<&rwd::Device::start>>("start"),
+         method<&DeviceWrap::Run<&rwd::Device::stop>>("stop"),
+         method<&DeviceWrap::Run<&rwd::Device::statedump>>("statedump"),
+         method<&DeviceWrap::Run<&rwd::Device::flush>>("flush"),
+         method<&DeviceWrap::Metadata>("metadata"), method<&DeviceWrap::ReadRing>("readRing"),
+         method<&DeviceWrap::Snapshot>("snapshot"), method<&DeviceWrap::Test>("test"),
          InstanceAccessor<&DeviceWrap::AbiVersion>("abiVersion"),
          InstanceAccessor<&DeviceWrap::FormatVersion>("formatVersion")});
   }
@@ -39,11 +38,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     const std::string path = info.Length() > 0 && info[0].IsString()
                                  ? info[0].As<Napi::String>().Utf8Value()
                                  : std::string(REWIND_DEVICE);
-    try {
-      dev_ = std::make_shared<rwd::Device>(path);
-    } catch (const std::exception &e) {
-      throw Napi::Error::New(info.Env(), e.what());
-    }
+    dev_ = call_guarded(info.Env(), [&] { return std::make_shared<rwd::Device>(path); });
     std::weak_ptr<rwd::Device> weak = dev_;
     hook_ = info.Env().AddCleanupHook(std::function<void()>([weak] {
       if (auto d = weak.lock()) d->close();
@@ -54,19 +49,14 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   }
 
  private:
-  rwd::Device &dev(Napi::Env env) {
-    if (!dev_ || !dev_->is_open()) throw Napi::Error::New(env, "the device is closed");
-    return *dev_;
+  // An instance method under the binding's error policy (errors.h).
+  template <Napi::Value (DeviceWrap::*M)(const Napi::CallbackInfo &)>
+  static PropertyDescriptor method(const char *name) {
+    return InstanceMethod<&DeviceWrap::Guarded<M>>(name);
   }
-  template <typename F>
-  auto guarded(Napi::Env env, F f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const Napi::Error &) {
-      throw;
-    } catch (const std::exception &e) {
-      throw Napi::Error::New(env, e.what());
-    }
+  template <Napi::Value (DeviceWrap::*M)(const Napi::CallbackInfo &)>
+  Napi::Value Guarded(const Napi::CallbackInfo &info) {
+    return call_guarded(info.Env(), [&] { return (this->*M)(info); });
   }
 
   Napi::Value Close(const Napi::CallbackInfo &info) {
@@ -82,39 +72,30 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   }
   Napi::Value Info(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    const rwd::DeviceInfo i = guarded(env, [&] { return dev(env).info(); });
+    const rewind_info i = dev_->info();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("abiVersion", i.abi_version);
+    o.Set("abi_version", i.abi_version);
     o.Set("state", i.state);
-    o.Set("nrCpuIds", i.nr_cpu_ids);
-    o.Set("subbufSize", i.subbuf_size);
-    o.Set("numSubbufs", i.num_subbufs);
+    o.Set("nr_cpu_ids", i.nr_cpu_ids);
+    o.Set("subbuf_size", i.subbuf_size);
+    o.Set("num_subbufs", i.num_subbufs);
     o.Set("mode", i.mode);
-    o.Set("probeMask", big(env, i.probe_mask));
-    o.Set("probeActive", big(env, i.probe_active));
-    o.Set("mmapStride", big(env, i.mmap_stride));
-    o.Set("metadataLength", big(env, i.metadata_len));
-    o.Set("testHooks", i.test_hooks != 0);
+    o.Set("probe_mask", big(env, i.probe_mask));
+    o.Set("probe_active", big(env, i.probe_active));
+    o.Set("mmap_stride", big(env, i.mmap_stride));
+    o.Set("metadata_len", big(env, i.metadata_len));
+    o.Set("test_hooks", i.test_hooks != 0);
     return o;
   }
   Napi::Value Stats(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    const uint32_t cpu = to_uint32(info[0], "cpu");
-    const rwd::CpuStats s = guarded(env, [&] { return dev(env).stats(cpu); });
+    const rewind_stats s = dev_->stats(to_uint32(info[0], "cpu"));
     Napi::Object o = Napi::Object::New(env);
     o.Set("cpu", s.cpu);
     o.Set("online", s.online != 0);
-    o.Set("eventsWritten", big(env, s.events_written));
-    o.Set("bytesWritten", big(env, s.bytes_written));
-    o.Set("lostFull", big(env, s.lost_full));
-    o.Set("lostNesting", big(env, s.lost_nesting));
-    o.Set("lostWrap", big(env, s.lost_wrap));
-    o.Set("lostTooBig", big(env, s.lost_too_big));
-    o.Set("packetsOverwritten", big(env, s.packets_overwritten));
-    o.Set("subbufSwitches", big(env, s.subbuf_switches));
-    o.Set("oldestTimestamp", big(env, s.oldest_timestamp));
-    o.Set("writePos", big(env, s.write_pos));
-    o.Set("consumedPos", big(env, s.consumed_pos));
+#define RWD_STATS_SET(field, help) o.Set(#field, big(env, s.field));
+    REWIND_STATS_COUNTERS(RWD_STATS_SET)
+#undef RWD_STATS_SET
     return o;
   }
   Napi::Value Configure(const Napi::CallbackInfo &info) {
@@ -126,31 +107,25 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     c.mode = uint32_t(get_uint64(o, "mode", 0));
     c.probe_mask = get_uint64(o, "probeMask", REWIND_PROBES_ALL);
     c.hostname = get_string(o, "hostname");
-    guarded(env, [&] { dev(env).configure(c); });
+    dev_->configure(c);
     return env.Undefined();
   }
-  Napi::Value Simple(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    const std::string what = static_cast<const char *>(info.Data());
-    guarded(env, [&] {
-      rwd::Device &d = dev(env);
-      if (what == "start") d.start();
-      if (what == "stop") d.stop();
-      if (what == "statedump") d.statedump();
-      if (what == "flush") d.flush();
-    });
-    return env.Undefined();
+  // start, stop, statedump, flush: an ioctl without argument or result.
+  template <void (rwd::Device::*Command)()>
+  Napi::Value Run(const Napi::CallbackInfo &info) {
+    ((*dev_).*Command)();
+    return info.Env().Undefined();
   }
   Napi::Value Metadata(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     const bool remeasure = info.Length() > 0 && info[0].ToBoolean().Value();
-    return Napi::String::New(env, guarded(env, [&] { return dev(env).metadata(remeasure); }));
+    return Napi::String::New(env, dev_->metadata(remeasure));
   }
   // A copy of the CPU's ring as mapped read-only (see Device::read_ring).
   Napi::Value ReadRing(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     const uint32_t cpu = to_uint32(info[0], "cpu");
-    std::vector<uint8_t> bytes = guarded(env, [&] { return dev(env).read_ring(cpu); });
+    std::vector<uint8_t> bytes = dev_->read_ring(cpu);
     return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size());
   }
   Napi::Value Test(const Napi::CallbackInfo &info) {
@@ -159,7 +134,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     const uint32_t op = uint32_t(get_uint64(o, "op", 0));
     const uint64_t count = get_uint64(o, "count", 0), period = get_uint64(o, "periodNs", 0);
     const uint32_t burst = uint32_t(get_uint64(o, "burst", 0));
-    return big(env, guarded(env, [&] { return dev(env).test(op, count, burst, period); }));
+    return big(env, dev_->test(op, count, burst, period));
   }
   // snapshot(dir, {statedump, remeasure, consume}) -> Promise<result>
   Napi::Value Snapshot(const Napi::CallbackInfo &info) {
@@ -171,7 +146,6 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     so.statedump = get_bool(o, "statedump", true);
     so.remeasure = get_bool(o, "remeasure", false);
     so.consume = get_bool(o, "consume", false);
-    dev(env);  // closed: throw now, not in the worker
     std::shared_ptr<rwd::Device> d = dev_;
     auto result = std::make_shared<rwd::SnapshotResult>();
     return PromiseWorker::Start(
@@ -182,7 +156,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
           r.Set("bytes", big(env, result->bytes));
           r.Set("packets", big(env, result->packets));
           r.Set("skipped", big(env, result->skipped));
-          r.Set("metadataBytes", big(env, result->metadata_bytes));
+          r.Set("metadata_bytes", big(env, result->metadata_bytes));
           Napi::Array cpus = Napi::Array::New(env, result->cpus.size());
           for (size_t i = 0; i < result->cpus.size(); i++) {
             const rwd::SnapshotCpu &c = result->cpus[i];
@@ -192,8 +166,8 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
             x.Set("bytes", big(env, c.bytes));
             x.Set("packets", big(env, c.packets));
             x.Set("skipped", big(env, c.skipped));
-            x.Set("firstSeq", big(env, c.first_seq));
-            x.Set("lastSeq", big(env, c.last_seq));
+            x.Set("first_seq", big(env, c.first_seq));
+            x.Set("last_seq", big(env, c.last_seq));
             cpus.Set(uint32_t(i), x);
           }
           r.Set("cpus", cpus);
@@ -214,6 +188,31 @@ void init_device(Napi::Env env, Napi::Object exports) {
   c.Set("formatVersion", REWIND_FORMAT_VERSION);
   c.Set("devicePath", REWIND_DEVICE);
   c.Set("probesAll", big(env, REWIND_PROBES_ALL));
+  // Tracepoint names, index = bit of probe_mask (enum rewind_probe).
+  Napi::Array probes = Napi::Array::New(env, REWIND_PROBE_COUNT);
+#define RWD_PROBE_SET(bit, NAME, tp) probes.Set(uint32_t(bit), #tp);
+  REWIND_PROBE_TABLE(RWD_PROBE_SET)
+#undef RWD_PROBE_SET
+  c.Set("probes", probes);
+  // The 64-bit counters of struct rewind_stats, in struct order: {name, help}.
+  Napi::Array counters = Napi::Array::New(env, REWIND_STATS_NR_COUNTERS);
+#define RWD_COUNTER_SET(field, help)                       \
+  {                                                        \
+    Napi::Object o = Napi::Object::New(env);               \
+    o.Set("name", #field);                                 \
+    o.Set("help", help);                                   \
+    counters.Set(uint32_t(REWIND_STATS_INDEX_##field), o); \
+  }
+  REWIND_STATS_COUNTERS(RWD_COUNTER_SET)
+#undef RWD_COUNTER_SET
+  c.Set("statsCounters", counters);
+  c.Set("hostnameMaxBytes", sizeof(rewind_config::hostname) - 1);  // the NUL
+
+  // A trace directory's layout (format.h).
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("metadata", REWIND_TRACE_METADATA);
+  layout.Set("streamPrefix", REWIND_TRACE_STREAM_PREFIX);
+  c.Set("traceLayout", layout);
   exports.Set("constants", c);
 }
 

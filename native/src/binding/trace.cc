@@ -1,14 +1,15 @@
 // Binding of the trace engine: event table, decode, merge (unified CTF, Chrome JSON, summary),
 // and the userspace writer. Arguments become plain C++ structs on the JS thread; the work runs in
-// a PromiseWorker; results become JS values in its Done step.
+// a PromiseWorker; results become JS values in its Done step. The merge's result crosses as the
+// core's structure with the core's names (snake_case): the TypeScript front names and sums.
 #include <memory>
 #include <vector>
 
 #include "binding/common.h"
-#include "core/chrome_sink.h"
-#include "core/ctf_sink.h"
 #include "core/event_table.h"
 #include "core/merge.h"
+#include "core/merge_files.h"
+#include "core/output.h"
 #include "core/synth.h"
 #include "core/writer.h"
 
@@ -97,7 +98,77 @@ rwd::MergeOptions merge_options(const Napi::Object &o) {
   m.strict = get_bool(o, "strict");
   m.from_ns = get_int64(o, "fromNs", INT64_MIN);
   m.to_ns = get_int64(o, "toNs", INT64_MAX);
+  if (has(o, "correctionByNode")) {
+    if (!o.Get("correctionByNode").IsObject())
+      throw Napi::TypeError::New(o.Env(), "correctionByNode must be an object");
+    const Napi::Object c = o.Get("correctionByNode").As<Napi::Object>();
+    const Napi::Array names = c.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+      m.correction_by_node[name] = get_int64(c, name.c_str(), 0);
+    }
+  }
   return m;
+}
+
+// rwd::MergeResult as it is: nodes, streams (each with its node's index), damage. Times and clock
+// values are bigints; counts are numbers (exact below 2^53).
+Napi::Object result_to_js(Napi::Env env, const rwd::MergeResult &r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("events", double(r.events));
+  out.Set("first_ns", sbig(env, r.first_ns));
+  out.Set("last_ns", sbig(env, r.last_ns));
+  Napi::Array nodes = Napi::Array::New(env, r.nodes.size());
+  for (size_t i = 0; i < r.nodes.size(); i++) {
+    const rwd::NodeInfo &n = r.nodes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", n.name);
+    o.Set("dir", n.dir);
+    o.Set("hostname", n.meta.hostname());
+    o.Set("trace_uuid", rwd::uuid_to_string(n.meta.uuid));
+    o.Set("clock_uuid", n.meta.clock.uuid);
+    o.Set("clock_offset_ns", sbig(env, n.meta.clock.offset_ns()));
+    o.Set("correction_ns", sbig(env, n.correction_ns));
+    o.Set("origin_ns", sbig(env, n.origin_ns));
+    o.Set("events", double(r.per_node[i].events));
+    Napi::Object by_type = Napi::Object::New(env);
+    for (const auto &kv : r.per_node[i].by_type()) by_type.Set(kv.first, double(kv.second));
+    o.Set("events_by_type", by_type);
+    nodes.Set(uint32_t(i), o);
+  }
+  out.Set("nodes", nodes);
+  Napi::Array streams = Napi::Array::New(env, r.streams.size());
+  for (size_t i = 0; i < r.streams.size(); i++) {
+    const rwd::StreamInfo &s = r.streams[i];
+    const rwd::StreamStats &st = s.stats;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("node", s.node);
+    o.Set("path", s.path);
+    o.Set("cpu", double(st.cpu));
+    o.Set("packets", double(st.packets));
+    o.Set("events", double(st.events));
+    o.Set("first_ts", big(env, st.first_ts));
+    o.Set("last_ts", big(env, st.last_ts));
+    o.Set("first_seq", double(st.first_seq));
+    o.Set("last_seq", double(st.last_seq));
+    o.Set("lost_packets", double(st.lost_packets));
+    o.Set("discarded_first", double(st.discarded_first));
+    o.Set("discarded_last", double(st.discarded_last));
+    o.Set("damaged_packets", double(st.damaged_packets));
+    o.Set("damaged_bytes", double(st.damaged_bytes));
+    streams.Set(uint32_t(i), o);
+  }
+  out.Set("streams", streams);
+  Napi::Array damage = Napi::Array::New(env, r.damage.size());
+  for (size_t i = 0; i < r.damage.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("file", r.damage[i].file);
+    o.Set("offset", double(r.damage[i].offset));
+    o.Set("reason", r.damage[i].reason);
+    damage.Set(uint32_t(i), o);
+  }
+  out.Set("damage", damage);
+  return out;
 }
 
 Napi::Value EventTable(const Napi::CallbackInfo &info) {
@@ -121,7 +192,7 @@ Napi::Value EventTable(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// decode(inputs, {strict, limit, fromNs, toNs}) -> {events, truncated, summary (JSON text)}
+// decode(inputs, {strict, limit, fromNs, toNs}) -> {events, truncated, result}
 Napi::Value Decode(const Napi::CallbackInfo &info) {
   auto inputs = inputs_from_js(info[0]);
   const Napi::Object o = object_arg(info, 1, "options");
@@ -156,31 +227,47 @@ Napi::Value Decode(const Napi::CallbackInfo &info) {
         Napi::Object out = Napi::Object::New(env);
         out.Set("events", events);
         out.Set("truncated", sink->truncated);
-        out.Set("summary", rwd::summary_json(*result));
+        out.Set("result", result_to_js(env, *result));
         return out;
       });
 }
 
-// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath}) -> summary JSON text
+// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, force}) -> result
 Napi::Value Merge(const Napi::CallbackInfo &info) {
   auto inputs = inputs_from_js(info[0]);
   const Napi::Object o = object_arg(info, 1, "options");
   const rwd::MergeOptions opts = merge_options(o);
-  const std::string ctf_dir = get_string(o, "ctfDir"), chrome_path = get_string(o, "chromePath");
-  auto summary = std::make_shared<std::string>();
+  rwd::MergeOutputs outputs;
+  outputs.ctf_dir = get_string(o, "ctfDir");
+  outputs.chrome_path = get_string(o, "chromePath");
+  outputs.force = get_bool(o, "force");
+  auto result = std::make_shared<rwd::MergeResult>();
   return PromiseWorker::Start(
-      info.Env(), "rewind.merge",
-      [=] {
-        std::unique_ptr<rwd::CtfSink> ctf;
-        std::unique_ptr<rwd::ChromeSink> chrome;
-        std::vector<rwd::MergeSink *> sinks;
-        if (!ctf_dir.empty())
-          sinks.push_back((ctf = std::make_unique<rwd::CtfSink>(ctf_dir)).get());
-        if (!chrome_path.empty())
-          sinks.push_back((chrome = std::make_unique<rwd::ChromeSink>(chrome_path)).get());
-        *summary = rwd::summary_json(rwd::merge_traces(inputs, sinks, opts));
-      },
-      [=](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *summary); });
+      info.Env(), "rewind.merge", [=] { *result = rwd::merge_to_outputs(inputs, outputs, opts); },
+      [=](Napi::Env env) -> Napi::Value { return result_to_js(env, *result); });
+}
+
+std::vector<std::string> strings_arg(const Napi::CallbackInfo &info, size_t i, const char *name) {
+  if (!info[i].IsArray())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be an array");
+  const auto a = info[i].As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    if (!a.Get(k).IsString())
+      throw Napi::TypeError::New(info.Env(), std::string(name) + " must hold strings");
+    out.push_back(a.Get(k).As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+// checkOutputs(inputDirs, outputPaths) -> void: the merge's own rule for files the caller writes
+// itself (the CLI's summary): throws when one is, contains or lies inside an input.
+Napi::Value CheckOutputs(const Napi::CallbackInfo &info) {
+  const std::vector<std::string> inputs = strings_arg(info, 0, "inputs");
+  const std::vector<std::string> paths = rwd::input_paths(inputs);
+  for (const std::string &out : strings_arg(info, 1, "outputs"))
+    rwd::check_output_apart(out, paths, "output");
+  return info.Env().Undefined();
 }
 
 struct WriteEvent {
@@ -253,12 +340,13 @@ Napi::Value WriteSyntheticTrace(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void init_trace(Napi::Env env, Napi::Object exports) {
-  exports.Set("eventTable", Napi::Function::New(env, EventTable, "eventTable"));
-  exports.Set("decode", Napi::Function::New(env, Decode, "decode"));
-  exports.Set("merge", Napi::Function::New(env, Merge, "merge"));
-  exports.Set("writeTrace", Napi::Function::New(env, WriteTrace, "writeTrace"));
+  exports.Set("eventTable", Napi::Function::New(env, fn<EventTable>, "eventTable"));
+  exports.Set("decode", Napi::Function::New(env, fn<Decode>, "decode"));
+  exports.Set("merge", Napi::Function::New(env, fn<Merge>, "merge"));
+  exports.Set("checkOutputs", Napi::Function::New(env, fn<CheckOutputs>, "checkOutputs"));
+  exports.Set("writeTrace", Napi::Function::New(env, fn<WriteTrace>, "writeTrace"));
   exports.Set("writeSyntheticTrace",
-              Napi::Function::New(env, WriteSyntheticTrace, "writeSyntheticTrace"));
+              Napi::Function::New(env, fn<WriteSyntheticTrace>, "writeSyntheticTrace"));
 }
 
 }  // namespace rwd_napi

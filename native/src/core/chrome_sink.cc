@@ -1,6 +1,7 @@
 #include "core/chrome_sink.h"
 
 #include <rewind/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/json.h"
+#include "core/sys_error.h"
 
 namespace rwd {
 
@@ -61,8 +63,17 @@ std::string field_str(const RawEvent &ev, const std::vector<Value> &v, const cha
 }  // namespace
 
 ChromeSink::ChromeSink(std::string path) : path_(std::move(path)) {
-  f_ = std::fopen(path_.c_str(), "wb");
-  if (!f_) throw std::runtime_error("cannot create " + path_ + ": " + std::strerror(errno));
+  if (path_ == "-") {
+    // Standard output: a duplicate, so closing it here leaves the process' own open.
+    const int fd = ::dup(STDOUT_FILENO);
+    if (fd < 0 || !(f_ = ::fdopen(fd, "wb"))) {
+      if (fd >= 0) ::close(fd);
+      throw_sys("dup", path_, "cannot write to standard output");
+    }
+  } else {
+    f_ = std::fopen(path_.c_str(), "wb");
+    if (!f_) throw_sys("open", path_, "cannot create " + path_);
+  }
   static thread_local char buf[1 << 16];
   std::setvbuf(f_, buf, _IOFBF, sizeof buf);
   std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f_);
@@ -287,7 +298,7 @@ void ChromeSink::end() {
   FILE *f = f_;
   f_ = nullptr;
   if (std::ferror(f) | std::fclose(f))
-    throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    throw SysError(errno ? errno : EIO, "write", path_, "cannot write " + path_);
 }
 
 }  // namespace rwd

@@ -17,7 +17,7 @@ namespace rwd {
 
 class ChromeSink : public MergeSink {
  public:
-  explicit ChromeSink(std::string path);
+  explicit ChromeSink(std::string path);  // "-": standard output
   ~ChromeSink() override;
   void begin(const std::vector<NodeInfo> &nodes, const std::vector<StreamInfo> &streams) override;
   void event(const MergedEvent &e) override;

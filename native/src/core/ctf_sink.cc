@@ -1,5 +1,7 @@
 #include "core/ctf_sink.h"
 
+#include <rewind/format.h>
+
 #include <algorithm>
 
 namespace rwd {
@@ -29,7 +31,7 @@ void CtfSink::begin(const std::vector<NodeInfo> &nodes, const std::vector<Stream
     m.clock.absolute = true;
     const std::string dir = out_ + "/" + safe_name(n.name);
     make_dirs(dir);
-    write_file(dir + "/metadata", generate_metadata(m));
+    write_file(dir + "/" REWIND_TRACE_METADATA, generate_metadata(m));
     dirs.push_back(dir);
   }
   for (const StreamInfo &s : streams) {

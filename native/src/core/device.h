@@ -1,27 +1,29 @@
 // /dev/rewind from userspace: ABI check, every ioctl, read-only mmap of the rings, and a snapshot
-// written to a directory (metadata + one stream file per CPU). Pure C++ (no N-API): the binding
-// runs the slow calls in worker threads, so every public method is serialized by a mutex and
-// close() may race with them safely.
+// written to a directory (metadata + one stream file per CPU). Pure C++ (no N-API). Info and
+// statistics are the UAPI structs themselves (struct rewind_info, struct rewind_stats), as
+// lttng-tools' kernctl_* hand them out: no copy of their fields to keep in step.
+//
+// One serial owner: every public method holds the device's mutex for its whole duration, the
+// snapshot included (its steps are private *_locked helpers), so no configure(), start() or
+// close() lands between a snapshot's prepare and its last CPU. A call that finds the device
+// owned by a running snapshot (the binding runs snapshots in a worker thread) does not wait: it
+// throws SysError EBUSY at once, so the JavaScript thread never blocks for a snapshot's length.
+// Two calls wait instead: snapshot() (snapshots queue behind each other, and a quick call that
+// holds the lock for an ioctl must not fail a snapshot) and close() (it lets a running snapshot
+// finish, then unmaps and closes).
+// Failed system calls and ioctls throw SysError (errno, call, path).
 #pragma once
 
+#include <uapi/rewind.h>
+
+#include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace rwd {
-
-struct DeviceInfo {
-  uint32_t abi_version = 0, state = 0, nr_cpu_ids = 0, subbuf_size = 0, num_subbufs = 0, mode = 0;
-  uint64_t probe_mask = 0, probe_active = 0, mmap_stride = 0, metadata_len = 0, test_hooks = 0;
-};
-
-struct CpuStats {
-  uint32_t cpu = 0, online = 0;
-  uint64_t events_written = 0, bytes_written = 0, lost_full = 0, lost_nesting = 0, lost_wrap = 0,
-           lost_too_big = 0, packets_overwritten = 0, subbuf_switches = 0, oldest_timestamp = 0,
-           write_pos = 0, consumed_pos = 0;
-};
 
 struct DeviceConfig {
   uint32_t subbuf_size = 0;  // 0: the module's default
@@ -49,7 +51,13 @@ struct SnapshotOptions {
   bool consume = false;    // discard mode: free what was copied
 };
 
-// Throws the error naming both versions unless they are the ones this build speaks.
+// The module speaks another ABI or wire-format version than this build.
+class AbiMismatch : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws AbiMismatch naming both versions unless they are the ones this build speaks.
 void check_abi_versions(const std::string &path, uint32_t abi, uint32_t format);
 
 class Device {
@@ -61,8 +69,8 @@ class Device {
   Device(const Device &) = delete;
   Device &operator=(const Device &) = delete;
 
-  void close();  // unmaps and closes; later calls throw "closed"
-  bool is_open();
+  void close();  // waits for a running snapshot, unmaps and closes; later calls throw EBADF
+  bool is_open() const { return fd_ >= 0; }  // never waits
   const std::string &path() const { return path_; }
   uint32_t abi_version() const { return abi_; }
   uint32_t format_version() const { return format_; }
@@ -72,14 +80,11 @@ class Device {
   void stop();
   void statedump();
   void flush();
-  DeviceInfo info();
-  CpuStats stats(uint32_t cpu);
+  rewind_info info();
+  rewind_stats stats(uint32_t cpu);
   std::string metadata(bool remeasure);
-  void prepare(bool statedump);
-  // Copies CPU cpu's complete packets into buf (REWIND_IOC_SNAPSHOT_CPU).
-  SnapshotCpu snapshot_cpu(uint32_t cpu, uint8_t *buf, uint64_t len, bool consume);
   // prepare, metadata, then each possible CPU's packets copied by the kernel straight into a
-  // mapping of its stream file (one copy: ring to page cache).
+  // mapping of its stream file (one copy: ring to page cache). Owns the device throughout.
   SnapshotResult snapshot(const std::string &dir, const SnapshotOptions &o);
   // The CPU's ring, mapped read-only (shared with the kernel; it changes under the reader).
   // Copied into out, because a mapping handed to JavaScript could outlive close().
@@ -88,12 +93,22 @@ class Device {
   uint64_t test(uint32_t op, uint64_t count, uint32_t burst, uint64_t period_ns);
 
  private:
+  // The device's lock, or SysError EBUSY (syscall = `what`) if a snapshot owns the device.
+  std::unique_lock<std::mutex> own(const char *what);
   int fd_locked() const;
   void command(unsigned long req, const char *name);  // an ioctl without argument
-  void ioctl_or_throw(unsigned long req, void *arg, const char *name) const;
+  void ioctl_locked(unsigned long req, void *arg, const char *name) const;
+  rewind_info info_locked();
+  rewind_stats stats_locked(uint32_t cpu);
+  std::string metadata_locked(bool remeasure);
+  void prepare_locked(bool statedump);
+  // Copies CPU cpu's complete packets into buf (REWIND_IOC_SNAPSHOT_CPU).
+  SnapshotCpu snapshot_cpu_locked(uint32_t cpu, uint8_t *buf, uint64_t len, bool consume);
+  SnapshotCpu snapshot_file_locked(uint32_t cpu, const std::string &file, size_t len, bool consume,
+                                   std::vector<uint8_t> &fallback);
   std::mutex mu_;
   std::string path_;
-  int fd_ = -1;
+  std::atomic<int> fd_{-1};  // written under mu_; read without it by is_open()
   uint32_t abi_ = 0, format_ = 0;
   struct Map {
     void *addr;

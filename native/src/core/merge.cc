@@ -1,12 +1,11 @@
 #include "core/merge.h"
 
 #include <algorithm>
+#include <cctype>
 #include <queue>
-#include <set>
 #include <stdexcept>
 
 #include "core/event_table.h"
-#include "core/json.h"
 #include "core/trace_dir.h"
 
 namespace rwd {
@@ -42,13 +41,22 @@ std::string base_name(const std::string &path) {
   return s == std::string::npos ? p : p.substr(s + 1);
 }
 
+bool is_alnum(char c) { return isalnum(static_cast<unsigned char>(c)) != 0; }
+
 }  // namespace
+
+bool valid_node_name(const std::string &name) {
+  if (name.empty() || name.size() > kMaxNodeName) return false;
+  if (!is_alnum(name.front()) || !is_alnum(name.back())) return false;
+  for (char c : name)
+    if (!is_alnum(c) && c != '.' && c != '-' && c != '_') return false;
+  return true;
+}
 
 MergeResult merge_traces(const std::vector<MergeInput> &inputs,
                          const std::vector<MergeSink *> &sinks, const MergeOptions &opts) {
   MergeResult r;
   std::vector<std::unique_ptr<Trace>> traces;
-  std::set<std::string> names;
   for (const MergeInput &in : inputs) {
     const std::vector<std::string> dirs = find_traces(in.dir);
     if (dirs.empty()) throw std::runtime_error(in.dir + ": no Rewind trace (no metadata file)");
@@ -56,21 +64,50 @@ MergeResult merge_traces(const std::vector<MergeInput> &inputs,
       throw std::runtime_error(in.dir + ": holds " + std::to_string(dirs.size()) +
                                " traces; a node name applies to one");
     for (const std::string &dir : dirs) {
-      traces.push_back(Trace::open(dir));
+      traces.push_back(Trace::open(dir, opts.strict));
       const Trace &t = *traces.back();
+      r.damage.insert(r.damage.end(), t.damage().begin(), t.damage().end());
+      // The same trace twice (a copy, a link, a directory and its parent) would double every
+      // event: refused, naming both.
+      for (size_t k = 0; k < r.nodes.size(); k++)
+        if (r.nodes[k].meta.uuid == t.meta().uuid)
+          throw std::invalid_argument("the same trace twice (trace uuid " +
+                                      uuid_to_string(t.meta().uuid) + "): " + r.nodes[k].dir +
+                                      " and " + dir);
       NodeInfo n;
       n.dir = dir;
       n.meta = t.meta();
       n.name = !in.node.empty() ? in.node : t.meta().hostname();
       if (n.name.empty()) n.name = base_name(dir);
-      const std::string wanted = n.name;
-      for (int k = 2; names.count(n.name); k++) n.name = wanted + "-" + std::to_string(k);
-      names.insert(n.name);
+      if (!valid_node_name(n.name))
+        throw std::invalid_argument(
+            dir + ": node name \"" + n.name + "\" is not usable: " + kNodeNameRule +
+            (in.node.empty() ? " (it comes from the trace; give the input a node name)" : ""));
+      for (const NodeInfo &other : r.nodes)
+        if (other.name == n.name)
+          throw std::invalid_argument("two inputs are node \"" + n.name + "\": " + other.dir +
+                                      " and " + dir + " (give one of them another node name)");
       n.correction_ns = in.correction_ns;
-      if (__builtin_add_overflow(t.meta().clock.offset_ns(), in.correction_ns, &n.origin_ns))
+      const auto by_name = opts.correction_by_node.find(n.name);
+      if (by_name != opts.correction_by_node.end()) {
+        if (in.correction_ns != 0)
+          throw std::invalid_argument(dir + ": node \"" + n.name +
+                                      "\" has two clock corrections (by input and by node name)");
+        n.correction_ns = by_name->second;
+      }
+      if (__builtin_add_overflow(t.meta().clock.offset_ns(), n.correction_ns, &n.origin_ns))
         throw std::runtime_error(dir + ": clock offset plus correction overflows");
       r.nodes.push_back(std::move(n));
     }
+  }
+  for (const auto &kv : opts.correction_by_node) {
+    if (std::any_of(r.nodes.begin(), r.nodes.end(),
+                    [&](const NodeInfo &n) { return n.name == kv.first; }))
+      continue;
+    std::string names;
+    for (const NodeInfo &n : r.nodes) names += (names.empty() ? "" : ", ") + n.name;
+    throw std::invalid_argument("a clock correction names node \"" + kv.first +
+                                "\", which no input is (nodes: " + names + ")");
   }
   std::vector<std::unique_ptr<Cursor>> cursors;
   for (uint32_t ni = 0; ni < traces.size(); ni++) {
@@ -161,77 +198,6 @@ MergeResult merge_traces(const std::vector<MergeInput> &inputs,
   }
   for (MergeSink *s : sinks) s->end();
   return r;
-}
-
-std::string summary_json(const MergeResult &r) {
-  std::string o = "{\"events\":" + std::to_string(r.events);
-  o += ",\"firstNs\":\"" + std::to_string(r.first_ns) + "\",\"lastNs\":\"" +
-       std::to_string(r.last_ns) + "\",\"nodes\":[";
-  for (size_t n = 0; n < r.nodes.size(); n++) {
-    const NodeInfo &node = r.nodes[n];
-    if (n) o += ',';
-    o += "{\"name\":";
-    json_string(o, node.name);
-    o += ",\"dir\":";
-    json_string(o, node.dir);
-    o += ",\"hostname\":";
-    json_string(o, node.meta.hostname());
-    o += ",\"traceUuid\":\"" + uuid_to_string(node.meta.uuid) + "\",\"clockUuid\":";
-    json_string(o, node.meta.clock.uuid);
-    o += ",\"clockOffsetNs\":\"" + std::to_string(node.meta.clock.offset_ns()) +
-         "\",\"correctionNs\":\"" + std::to_string(node.correction_ns) + "\"";
-    o += ",\"events\":" + std::to_string(r.per_node[n].events) + ",\"eventsByType\":{";
-    bool first = true;
-    for (const auto &kv : r.per_node[n].by_type()) {
-      if (!first) o += ',';
-      first = false;
-      json_string(o, kv.first);
-      o += ':' + std::to_string(kv.second);
-    }
-    o += "},\"streams\":[";
-    first = true;
-    uint64_t lost_events = 0, lost_packets = 0, damaged = 0;
-    for (const StreamInfo &s : r.streams) {
-      if (s.node != n) continue;
-      const StreamStats &st = s.stats;
-      if (!first) o += ',';
-      first = false;
-      o += "{\"file\":";
-      json_string(o, s.path);
-      o += ",\"cpu\":" + std::to_string(st.cpu) + ",\"packets\":" + std::to_string(st.packets) +
-           ",\"events\":" + std::to_string(st.events);
-      // The window this CPU's packets cover, on the corrected Unix-epoch timeline.
-      const int64_t origin = r.nodes[n].origin_ns;
-      o += ",\"windowStartNs\":\"" +
-           std::to_string(st.packets ? add_time(origin, st.first_ts) : 0) +
-           "\",\"windowEndNs\":\"" + std::to_string(st.packets ? add_time(origin, st.last_ts) : 0) +
-           "\"";
-      o += ",\"firstSeq\":" + std::to_string(st.first_seq) +
-           ",\"lastSeq\":" + std::to_string(st.last_seq) +
-           ",\"lostPackets\":" + std::to_string(st.lost_packets) +
-           ",\"lostEventsInWindow\":" + std::to_string(st.discarded_last - st.discarded_first) +
-           ",\"lostEventsTotal\":" + std::to_string(st.discarded_last) +
-           ",\"damagedPackets\":" + std::to_string(st.damaged_packets) +
-           ",\"damagedBytes\":" + std::to_string(st.damaged_bytes) + "}";
-      lost_events += st.discarded_last - st.discarded_first;
-      lost_packets += st.lost_packets;
-      damaged += st.damaged_packets;
-    }
-    o += "],\"lostEvents\":" + std::to_string(lost_events) +
-         ",\"lostPackets\":" + std::to_string(lost_packets) +
-         ",\"damagedPackets\":" + std::to_string(damaged) + "}";
-  }
-  o += "],\"damage\":[";
-  for (size_t i = 0; i < r.damage.size(); i++) {
-    if (i) o += ',';
-    o += "{\"file\":";
-    json_string(o, r.damage[i].file);
-    o += ",\"offset\":" + std::to_string(r.damage[i].offset) + ",\"reason\":";
-    json_string(o, r.damage[i].reason);
-    o += "}";
-  }
-  o += "]}";
-  return o;
 }
 
 }  // namespace rwd

@@ -15,6 +15,17 @@
 
 namespace rwd {
 
+// A node's identity in a merge. The unified trace carries the node's full name (env.hostname of
+// its CTF trace and its directory), even where the module could hold only 63 bytes of it: the
+// input's node name when given, else the trace's env.hostname, else the directory's name. It must
+// satisfy valid_node_name (it goes into TSDL text and a directory name), and two inputs with the
+// same name are an error naming both: nothing is renamed silently.
+inline constexpr size_t kMaxNodeName = 253;  // a Kubernetes node name (DNS-1123 subdomain)
+inline constexpr const char *kNodeNameRule =
+    "a node name is 1 to 253 bytes of letters, digits, '.', '-' and '_', beginning and ending "
+    "with a letter or digit";
+bool valid_node_name(const std::string &name);
+
 struct MergeInput {
   std::string dir;            // a trace directory, or a directory of traces (one per node)
   std::string node;           // node name; "" = the trace's env.hostname
@@ -61,6 +72,10 @@ struct MergeOptions {
   bool strict = false;          // the first damage is an error (validate); else skipped and counted
   int64_t from_ns = INT64_MIN;  // keep events in [from_ns, to_ns] (Unix epoch, corrected)
   int64_t to_ns = INT64_MAX;
+  // Clock corrections by node name (the name the node gets in this merge), for inputs whose name
+  // is known only once their metadata is read (a trace's env.hostname, a directory of traces). A
+  // name no input has is an error; so is a node corrected both here and by its input.
+  std::map<std::string, int64_t> correction_by_node;
 };
 
 struct NodeSummary {
@@ -79,13 +94,11 @@ struct MergeResult {
   int64_t first_ns = 0, last_ns = 0;  // of the events merged
 };
 
-// Opens the inputs (throws std::runtime_error / DecodeError with file and offset) and runs the
-// merge into the sinks.
+// Opens the inputs (throws SysError, DecodeError with file and offset, std::invalid_argument for a
+// node name that is unusable or taken twice) and runs the merge into the sinks. The result holds
+// the facts (per node, per stream, damage); sums and names for people are the front's.
 MergeResult merge_traces(const std::vector<MergeInput> &inputs,
                          const std::vector<MergeSink *> &sinks, const MergeOptions &opts);
-
-// The summary as JSON: nodes, events by type, per-CPU windows, lost events and packets, damage.
-std::string summary_json(const MergeResult &r);
 
 // a + b for a clock origin and a clock value, saturated to int64.
 int64_t add_time(int64_t origin, uint64_t ts);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/reader.h"
+#include "core/sys_error.h"
 
 namespace rwd {
 
@@ -16,8 +17,9 @@ namespace {
 
 constexpr uint32_t kHeader = REWIND_PACKET_HEADER_SIZE;
 
-[[noreturn]] void io_fail(const std::string &what, const std::string &path) {
-  throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+// A failed call of the C library's file functions: errno if they set one, else EIO.
+[[noreturn]] void io_fail(const char *syscall, const std::string &what, const std::string &path) {
+  throw SysError(errno ? errno : EIO, syscall, path, what + " " + path);
 }
 
 }  // namespace
@@ -29,7 +31,7 @@ void make_dirs(const std::string &dir) {
     const size_t j = dir.find('/', i);
     cur = dir.substr(0, j == std::string::npos ? dir.size() : j);
     if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      io_fail("cannot create directory", cur);
+      io_fail("mkdir", "cannot create directory", cur);
     if (j == std::string::npos) break;
     i = j + 1;
   }
@@ -37,9 +39,9 @@ void make_dirs(const std::string &dir) {
 
 void write_file(const std::string &path, const std::string &contents) {
   FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f) io_fail("cannot create", path);
+  if (!f) io_fail("open", "cannot create", path);
   const bool ok = std::fwrite(contents.data(), 1, contents.size(), f) == contents.size();
-  if (std::fclose(f) != 0 || !ok) io_fail("cannot write", path);
+  if (std::fclose(f) != 0 || !ok) io_fail("write", "cannot write", path);
 }
 
 std::string encode_fields(const EventDesc &d, const std::vector<Value> &values) {
@@ -87,7 +89,7 @@ StreamWriter::StreamWriter(const std::string &path, const Uuid &uuid, uint32_t c
   if (capacity && capacity < kHeader + REWIND_HDR_EXTENDED)
     throw std::invalid_argument("packet size " + std::to_string(capacity) + " is too small");
   f_ = std::fopen(path.c_str(), "wb");
-  if (!f_) io_fail("cannot create", path);
+  if (!f_) io_fail("open", "cannot create", path);
 }
 
 StreamWriter::~StreamWriter() {
@@ -163,7 +165,8 @@ void StreamWriter::flush_packet() {
   store_le64(h + offsetof(rewind_packet_header, packet_seq_num), seq_);
   store_le64(h + offsetof(rewind_packet_header, events_discarded), discarded_);
   store_le32(h + offsetof(rewind_packet_header, cpu_id), cpu_);
-  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) io_fail("cannot write", path_);
+  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size())
+    io_fail("write", "cannot write", path_);
   written_ += buf_.size();
 }
 
@@ -177,7 +180,7 @@ void StreamWriter::raw_packet(const uint8_t *content, size_t size, const Uuid &u
   store_le32(h + offsetof(rewind_packet_header, packet_size), uint32_t(size * 8));
   if (std::fwrite(h, 1, kHeader, f_) != kHeader ||
       std::fwrite(content + kHeader, 1, size - kHeader, f_) != size - kHeader)
-    io_fail("cannot write", path_);
+    io_fail("write", "cannot write", path_);
   written_ += size;
 }
 
@@ -186,13 +189,13 @@ void StreamWriter::close() {
   end_packet(last_ts_);
   FILE *f = f_;
   f_ = nullptr;
-  if (std::fclose(f) != 0) io_fail("cannot write", path_);
+  if (std::fclose(f) != 0) io_fail("close", "cannot write", path_);
 }
 
 TraceWriter::TraceWriter(const std::string &dir, WriterOptions opts)
     : dir_(dir), opts_(std::move(opts)) {
   make_dirs(dir);
-  write_file(dir + "/metadata", generate_metadata(opts_.meta));
+  write_file(dir + "/" REWIND_TRACE_METADATA, generate_metadata(opts_.meta));
 }
 
 TraceWriter::~TraceWriter() {
@@ -205,8 +208,8 @@ TraceWriter::~TraceWriter() {
 StreamWriter &TraceWriter::stream(uint32_t cpu) {
   auto &s = streams_[cpu];
   if (!s)
-    s = std::make_unique<StreamWriter>(dir_ + "/stream_" + std::to_string(cpu), opts_.meta.uuid,
-                                       cpu, opts_.packet_size);
+    s = std::make_unique<StreamWriter>(dir_ + "/" REWIND_TRACE_STREAM_PREFIX + std::to_string(cpu),
+                                       opts_.meta.uuid, cpu, opts_.packet_size);
   return *s;
 }
 

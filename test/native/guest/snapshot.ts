@@ -26,15 +26,29 @@ async function main(): Promise<void> {
   const timer = setInterval(() => ticks++, 1);
   const snapshot = await dev.snapshot(dir);
   clearInterval(timer);
+  // One serial owner: while a snapshot runs in its worker, a call on this thread is refused at
+  // once (EBUSY), never interleaved with the snapshot's steps nor waiting for them.
+  const second = dev.snapshot(`${dir}-busy`);
+  let busy: { code?: string; syscall?: string; message?: string } | undefined;
+  for (let i = 0; i < 50_000_000 && !busy; i++) {
+    try {
+      dev.stats(0);
+    } catch (e) {
+      busy = e as typeof busy;
+    }
+  }
+  await second;
   const info = dev.info();
   const stats = dev.allStats();
   dev.stop();
   dev.close();
   let closedError = '';
+  let closedCode = '';
   try {
     dev.info();
   } catch (e) {
     closedError = (e as Error).message;
+    closedCode = (e as { code?: string }).code ?? '';
   }
   const out = {
     abiVersion: dev.abiVersion,
@@ -47,7 +61,9 @@ async function main(): Promise<void> {
     stats,
     snapshot,
     ticks,
+    busy: busy && { code: busy.code, syscall: busy.syscall, message: busy.message },
     closedError,
+    closedCode,
   };
   process.stdout.write(
     JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),

@@ -7,6 +7,7 @@
 
 #include "core/chrome_sink.h"
 #include "core/ctf_sink.h"
+#include "core/sys_error.h"
 #include "core/trace_dir.h"
 #include "test_util.h"
 
@@ -34,9 +35,10 @@ class Collect : public MergeSink {
 
 // Node trace: two CPUs, events every `step` ns from `start`, alternating CPUs.
 void write_node(const std::string &dir, const std::string &host, int64_t offset, uint64_t start,
-                uint64_t step, int n) {
+                uint64_t step, int n, uint8_t uuid_salt = 0) {
   WriterOptions o;
   o.meta = test_meta(host, offset);
+  o.meta.uuid[0] ^= uuid_salt;  // another trace of the same host
   o.packet_size = 512;
   TraceWriter w(dir, o);
   for (int i = 0; i < n; i++)
@@ -66,9 +68,8 @@ TEST(Merge, InterleavesNodesByCorrectedTime) {
   EXPECT_EQ(c.rows[1].t, 1000000000000 + 45);
   EXPECT_EQ(r.per_node[0].by_type().at("sched_waking"), 200u);
   EXPECT_GT(c.packets, 4u);
-  const std::string s = summary_json(r);
-  EXPECT_NE(s.find("\"name\":\"node-b\""), std::string::npos);
-  EXPECT_NE(s.find("\"correctionNs\":\"-10\""), std::string::npos);
+  EXPECT_EQ(r.nodes[1].correction_ns, -10);
+  EXPECT_EQ(r.per_node[0].events + r.per_node[1].events, 400u);
 }
 
 TEST(Merge, UnifiedTraceReadsBackEqual) {
@@ -86,7 +87,7 @@ TEST(Merge, UnifiedTraceReadsBackEqual) {
   EXPECT_EQ(t->meta().clock.offset_ns(), 1000000000000 + 250);
   // The merged output, merged again with no correction, gives the same events at the same times.
   Collect after;
-  const MergeResult r = merge_traces({{tmp / "out", "", 0}}, {&after}, MergeOptions{true});
+  const MergeResult r = merge_traces({{tmp / "out", "", 0}}, {&after}, strict_options());
   ASSERT_EQ(after.rows.size(), before.rows.size());
   for (size_t i = 0; i < after.rows.size(); i++) {
     ASSERT_EQ(after.rows[i].t, before.rows[i].t) << i;
@@ -109,14 +110,55 @@ TEST(Merge, TimeWindowKeepsOnlyItsEvents) {
   EXPECT_EQ(c.rows.back().t, 190);
 }
 
-TEST(Merge, NamesDuplicateHostsApart) {
+static std::string merge_error(const std::vector<MergeInput> &inputs) {
+  try {
+    merge_traces(inputs, {}, MergeOptions{});
+  } catch (const std::invalid_argument &e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Merge, DuplicateNodeNamesAreAnErrorNamingBothInputs) {
   TempDir tmp;
   write_node(tmp / "a", "same", 0, 0, 10, 4);
-  write_node(tmp / "b", "same", 0, 0, 10, 4);
-  const MergeResult r = merge_traces({{tmp / "a", "", 0}, {tmp / "b", "", 0}}, {}, MergeOptions{});
-  EXPECT_EQ(r.nodes[0].name, "same");
-  EXPECT_EQ(r.nodes[1].name, "same-2");
-  EXPECT_THROW(merge_traces({{tmp / "nothing", "", 0}}, {}, MergeOptions{}), std::runtime_error);
+  write_node(tmp / "b", "same", 0, 0, 10, 4, 1);
+  EXPECT_EQ(merge_error({{tmp / "a", "", 0}, {tmp / "b", "", 0}}),
+            "two inputs are node \"same\": " + tmp / "a" + " and " + tmp / "b" +
+                " (give one of them another node name)");
+  // Named apart by the caller, they merge.
+  const MergeResult r =
+      merge_traces({{tmp / "a", "", 0}, {tmp / "b", "other", 0}}, {}, MergeOptions{});
+  EXPECT_EQ(r.nodes[1].name, "other");
+  EXPECT_THROW(merge_traces({{tmp / "nothing", "", 0}}, {}, MergeOptions{}), SysError);
+}
+
+TEST(Merge, CarriesTheFullNodeNameIntoTheUnifiedTrace) {
+  TempDir tmp;
+  write_node(tmp / "a", "truncated-by-the-module", 0, 0, 10, 4);
+  const std::string full = std::string(kMaxNodeName - 4, 'n') + ".k8s";  // 253 bytes
+  CtfSink ctf(tmp / "out");
+  const MergeResult r = merge_traces({{tmp / "a", full, 0}}, {&ctf}, MergeOptions{});
+  EXPECT_EQ(r.nodes[0].name, full);
+  auto t = Trace::open(tmp / "out" + "/" + full);
+  EXPECT_EQ(t->meta().hostname(), full);
+}
+
+TEST(Merge, RefusesNodeNamesTheTraceCannotCarry) {
+  TempDir tmp;
+  write_node(tmp / "a", "ok", 0, 0, 10, 4);
+  const std::string too_long(kMaxNodeName + 1, 'n');
+  EXPECT_NE(
+      merge_error({{tmp / "a", too_long, 0}}).find("is not usable: " + std::string(kNodeNameRule)),
+      std::string::npos);
+  for (const char *bad : {"a\"b", "line\nbreak", "-lead", "trail.", "sp ace", "..", "é"})
+    EXPECT_FALSE(valid_node_name(bad)) << bad;
+  for (const char *good : {"a", "node-a", "ip-10-0-0-1.ec2.internal", "Node_2"})
+    EXPECT_TRUE(valid_node_name(good)) << good;
+  // A name that comes from the trace: the message says to name the input.
+  write_node(tmp / "q", "bad\"host", 0, 0, 10, 4);
+  EXPECT_NE(merge_error({{tmp / "q", "", 0}}).find("give the input a node name"),
+            std::string::npos);
 }
 
 TEST(ChromeSink, NestsSyscallsAndInterruptsInsideSlices) {
@@ -189,7 +231,7 @@ TEST(Merge, BothCtfPathsGiveTheSameEvents) {
   merge_traces({{tmp / "a", "", 7}}, {&whole}, MergeOptions{});
   merge_traces({{tmp / "a", "", 7}}, {&all}, MergeOptions{});
   Collect reread;
-  merge_traces({{tmp / "whole", "", 0}}, {&reread}, MergeOptions{true});
+  merge_traces({{tmp / "whole", "", 0}}, {&reread}, strict_options());
   ASSERT_EQ(reread.rows.size(), all.rows.size());
   for (size_t i = 0; i < all.rows.size(); i++) ASSERT_EQ(reread.rows[i].t, all.rows[i].t) << i;
 
@@ -199,7 +241,7 @@ TEST(Merge, BothCtfPathsGiveTheSameEvents) {
   CtfSink part(tmp / "part");
   merge_traces({{tmp / "a", "", 7}}, {&part}, window);
   Collect reread_part;
-  merge_traces({{tmp / "part", "", 0}}, {&reread_part}, MergeOptions{true});
+  merge_traces({{tmp / "part", "", 0}}, {&reread_part}, strict_options());
   ASSERT_EQ(reread_part.rows.size(), 100u);
   for (size_t i = 0; i < 100; i++) {
     ASSERT_EQ(reread_part.rows[i].t, all.rows[50 + i].t) << i;

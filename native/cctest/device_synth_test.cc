@@ -7,6 +7,7 @@
 #include "core/device.h"
 #include "core/merge.h"
 #include "core/synth.h"
+#include "core/sys_error.h"
 #include "core/trace_dir.h"
 #include "test_util.h"
 
@@ -14,23 +15,31 @@ using namespace rwd;
 
 namespace {
 
-std::string open_error(const std::string &path) {
+// The SysError of opening path ("" if none).
+SysError open_error(const std::string &path) {
   try {
     Device d(path);
-  } catch (const std::exception &e) {
-    return e.what();
+  } catch (const SysError &e) {
+    return e;
   }
-  return "";
+  return SysError(0, "", "", "");
 }
 
 }  // namespace
 
-TEST(Device, OpenErrorsNameThePathAndTheCause) {
-  EXPECT_EQ(open_error("/nonexistent/rewind"),
-            "cannot open /nonexistent/rewind: No such file or directory");
+TEST(Device, OpenErrorsKeepErrnoCallAndPath) {
+  const SysError missing = open_error("/nonexistent/rewind");
+  EXPECT_STREQ(missing.what(), "cannot open /nonexistent/rewind: No such file or directory");
+  EXPECT_EQ(missing.err(), ENOENT);
+  EXPECT_STREQ(missing.code(), "ENOENT");
+  EXPECT_EQ(missing.syscall(), "open");
+  EXPECT_EQ(missing.path(), "/nonexistent/rewind");
   // Not the Rewind device: the ABI ioctl is refused.
-  EXPECT_EQ(open_error("/dev/null"),
-            "/dev/null: REWIND_IOC_ABI_VERSION: Inappropriate ioctl for device");
+  const SysError null = open_error("/dev/null");
+  EXPECT_STREQ(null.what(), "/dev/null: REWIND_IOC_ABI_VERSION: Inappropriate ioctl for device");
+  EXPECT_STREQ(null.code(), "ENOTTY");
+  EXPECT_EQ(null.syscall(), "REWIND_IOC_ABI_VERSION");
+  EXPECT_EQ(null.path(), "/dev/null");
 }
 
 TEST(Device, AbiMismatchNamesBothVersions) {
@@ -38,7 +47,7 @@ TEST(Device, AbiMismatchNamesBothVersions) {
   try {
     check_abi_versions("/dev/rewind", REWIND_ABI_VERSION + 1, REWIND_FORMAT_VERSION);
     FAIL() << "no error";
-  } catch (const std::runtime_error &e) {
+  } catch (const AbiMismatch &e) {
     EXPECT_EQ(std::string(e.what()),
               "/dev/rewind: the module speaks ABI version " +
                   std::to_string(REWIND_ABI_VERSION + 1) + " and wire format " +
@@ -60,7 +69,7 @@ TEST(Synthetic, WritesAValidDeterministicTrace) {
   const uint64_t n = write_synthetic_trace(tmp / "a", o);
   EXPECT_GE(n, 3u * 5000);
   EXPECT_LE(n, 3u * 5000 + 3 * 4);
-  const MergeResult r = merge_traces({{tmp / "a", "", 0}}, {}, MergeOptions{true});
+  const MergeResult r = merge_traces({{tmp / "a", "", 0}}, {}, rwd_test::strict_options());
   EXPECT_EQ(r.events, n);
   EXPECT_GT(r.per_node[0].by_type().at("sched_switch"), 100u);
   EXPECT_GT(r.streams[0].stats.packets, 10u);

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/version.h"
+
+#include <gtest/gtest.h>
 
 TEST(Version, DescriptionNamesTheVersionAndTheStandard) {
   const std::string d = rwd::build_description();

@@ -1,0 +1,67 @@
+/**
+ * TokenReview of the components' real tokens: what the agent does before serving a snapshot.
+ */
+import { NS, useCluster } from './cluster';
+
+const cluster = useCluster({ install: true });
+
+describe('TokenReview', () => {
+  interface Review {
+    status: {
+      authenticated?: boolean;
+      user?: { username: string; uid: string; groups: string[] };
+      audiences?: string[];
+    };
+  }
+  const review = (token: string, reviewer: string | undefined) =>
+    cluster.cp.request(
+      'POST',
+      '/apis/authentication.k8s.io/v1/tokenreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      reviewer,
+    );
+
+  test('of the controller token reports its identity', async () => {
+    const r = await review(cluster.tokens.controller, undefined);
+    expect(r.status).toBe(201);
+    const { status } = r.body as Review;
+    expect(status.authenticated).toBe(true);
+    expect(status.user?.username).toBe(`system:serviceaccount:${NS}:rewind-controller`);
+    expect(status.user?.groups).toEqual(
+      expect.arrayContaining([
+        'system:serviceaccounts',
+        `system:serviceaccounts:${NS}`,
+        'system:authenticated',
+      ]),
+    );
+    const sa = JSON.parse(
+      await cluster.cp.kubectlOk([
+        '-n',
+        NS,
+        'get',
+        'serviceaccount',
+        'rewind-controller',
+        '-o',
+        'json',
+      ]),
+    ) as { metadata: { uid: string } };
+    expect(status.user?.uid).toBe(sa.metadata.uid);
+  });
+
+  test('made by the agent with its own token, as the agent does before serving a snapshot', async () => {
+    const r = await review(cluster.tokens.controller, cluster.tokens.agent);
+    expect(r.status).toBe(201);
+    expect((r.body as Review).status.user?.username).toBe(
+      `system:serviceaccount:${NS}:rewind-controller`,
+    );
+    // The controller may not review tokens: it has no need to.
+    expect((await review(cluster.tokens.agent, cluster.tokens.controller)).status).toBe(403);
+  });
+
+  test('of a forged token is not authenticated', async () => {
+    const [h, p] = cluster.tokens.controller.split('.');
+    const r = await review(`${h}.${p}.${Buffer.from('forged').toString('base64url')}`, undefined);
+    expect(r.status).toBe(201);
+    expect((r.body as Review).status.authenticated).toBeFalsy();
+  });
+});

@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for the Rewind agent, its module-loading init container and the controller.
+# One image for every Rewind process: the agent's three commands (`node dist/agent/main.js serve`,
+# `load-module`, `device-plugin`) and the controller (`node dist/controller/main.js`).
 #
 #   docker build -t rewind:0.1.0 .
 #
@@ -7,8 +8,8 @@
 # the kernels of PREBUILT_KERNEL_HEADERS (Debian packages); the runtime keeps node, the production
 # node_modules, the kernel module's sources and the compiler to build rewind.ko on a node whose
 # kernel has no prebuilt module (from the host's /usr/src and /lib/modules, mounted read-only).
-# The image runs as an unprivileged user by default (the controller); the chart runs the agent
-# and the init container as root.
+# The image runs as an unprivileged user by default (the controller); the chart runs the agent,
+# the module loader and the device plugin as root (the device and the kubelet's folder are root's).
 #
 # Pin the base by digest in CI: --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest>
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
@@ -46,9 +47,8 @@ RUN mkdir -p /out \
     done
 
 FROM ${NODE_IMAGE}
-# What the module loader (the agent issue's `rewind-agent load-module`, not built yet: the chart
-# runs no loader today) will need to load, or build then load, rewind.ko on a node: kmod
-# (insmod), and make + gcc + libelf for the node's own headers. No other tools.
+# What `rewind-agent load-module` needs to load, or build then load, rewind.ko on a node: kmod
+# (insmod, modinfo), and make + gcc + libelf for the node's own headers. No other tools.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends kmod make gcc libc6-dev libelf-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -56,7 +56,12 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules/ node_modules/
 COPY --from=build /src/dist/ dist/
+# tsc does not copy the device plugin's API; agent/device-plugin/proto.ts looks for it beside the
+# compiled plugin first.
+COPY agent/device-plugin/api.proto dist/agent/device-plugin/api.proto
 COPY --from=build /src/native/build/Release/*.node native/build/Release/
+# REWIND_MODULE_PREBUILT_DIR (/app/modules/<release>/rewind.ko) and REWIND_MODULE_SOURCE_DIR
+# (/app/kmod): the loader's defaults.
 COPY --from=modules /out/ modules/
 COPY kmod/ kmod/
 COPY scripts/ scripts/

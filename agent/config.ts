@@ -1,40 +1,124 @@
 /**
- * The agent's configuration: the environment variables its DaemonSet sets. `agentEnvironment` is
- * the one list of them; the chart sets exactly these (test/k8s/chart-env.test.ts checks both
- * ways), and one without a default must be set.
+ * The agent's configuration: each command's settings (settings.ts) read once from three sources
+ * into a frozen, typed object. A flag wins over its environment variable, which wins over the
+ * configuration file (`--config FILE` or `REWIND_AGENT_CONFIG`: YAML or JSON, keys as in the
+ * typed configuration), which wins over the default. A bad value is one error naming the
+ * setting where it was given (`--ring-subbufs`, `REWIND_RING_SUBBUFS` or `file.yaml: subbufs`)
+ * and its value; the process exits 1 before touching the kernel.
+ *
+ * Pure: the caller reads the file and passes its text.
  */
-import { z } from 'zod';
-import {
-  bindAddress,
-  commonSettings,
-  commonVariables,
-  dns1123Subdomain,
-  parseConfig,
-  port,
-  variableNames,
-} from '../common/config';
+import { load } from 'js-yaml';
+import { z, type ZodType } from 'zod';
+import { ConfigError } from '../common/config';
+import { COMMANDS, commandVariables, type CommandName, type Setting } from './settings';
 
-export const agentEnvironment = z.object({
-  /** Port of /healthz, /readyz and /metrics (chart: `agent.healthPort`). */
-  REWIND_AGENT_HEALTH_PORT: port(9090),
-  /** Address the agent listens on; the chart leaves the default (every address of the pod). */
-  REWIND_AGENT_BIND: bindAddress('0.0.0.0'),
-  /** The node this agent runs on, its identity (the chart sets it from the downward API). */
-  NODE_NAME: dns1123Subdomain(),
-  ...commonVariables,
-});
+/** The variable that names the configuration file. */
+export const CONFIG_FILE_VARIABLE = 'REWIND_AGENT_CONFIG';
 
-export const agentVariables: readonly string[] = variableNames(agentEnvironment);
+type SettingsOf<C extends CommandName> = (typeof COMMANDS)[C];
 
-const schema = agentEnvironment.transform((e) => ({
-  healthPort: e.REWIND_AGENT_HEALTH_PORT,
-  bind: e.REWIND_AGENT_BIND,
-  nodeName: e.NODE_NAME,
-  ...commonSettings(e),
-}));
+/** The typed configuration of a command: each setting's parsed value under its name. */
+export type ConfigOf<C extends CommandName> = {
+  readonly [K in keyof SettingsOf<C>]: SettingsOf<C>[K] extends Setting<infer T extends ZodType>
+    ? z.output<T>
+    : never;
+};
 
-export type AgentConfig = z.output<typeof schema>;
+export type ServeConfig = ConfigOf<'serve'>;
+export type LoadModuleConfig = ConfigOf<'load-module'>;
+export type DevicePluginConfig = ConfigOf<'device-plugin'>;
 
-export function agentConfig(env: NodeJS.ProcessEnv = process.env): Readonly<AgentConfig> {
-  return parseConfig(schema, env);
+export interface ConfigSources {
+  /** Flag values by setting name (commander's parsed options); undefined when not given. */
+  flags?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+  /** The configuration file, if one was given. */
+  file?: { path: string; text: string };
 }
+
+/** A file's values as the strings a flag or a variable would carry; throws naming the key. */
+function fileValues(
+  path: string,
+  text: string,
+  settings: Record<string, Setting>,
+): Record<string, string> {
+  let doc: unknown;
+  try {
+    doc = load(text);
+  } catch (e) {
+    const reason = (e as Error).message.split('\n')[0] ?? 'not YAML';
+    throw new ConfigError(`invalid configuration file ${path}: ${reason}`);
+  }
+  if (doc === undefined || doc === null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`invalid configuration file ${path}: must be a mapping of settings`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (!(key in settings)) {
+      throw new ConfigError(
+        `invalid configuration file ${path}: unknown setting ${JSON.stringify(key)} ` +
+          `(known: ${Object.keys(settings).join(', ')})`,
+      );
+    }
+    const scalar = (v: unknown): string => {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+        return String(v);
+      throw new ConfigError(
+        `invalid configuration file ${path}: ${key}: must be a string, number, boolean or list`,
+      );
+    };
+    out[key] = Array.isArray(value) ? value.map(scalar).join(',') : scalar(value);
+  }
+  return out;
+}
+
+/** Parses a command's configuration from its sources; throws one ConfigError line. */
+export function parseAgentConfig<C extends CommandName>(
+  command: C,
+  sources: ConfigSources,
+): ConfigOf<C> {
+  const settings = COMMANDS[command] as Record<string, Setting>;
+  const env = sources.env ?? {};
+  const file = sources.file ? fileValues(sources.file.path, sources.file.text, settings) : {};
+  const input: Record<string, string | undefined> = {};
+  const origin: Record<string, string> = {};
+  for (const [name, s] of Object.entries(settings)) {
+    const flag = sources.flags?.[name];
+    const variable = env[s.variable];
+    if (flag !== undefined) {
+      input[name] = flag;
+      origin[name] = `--${s.flag}`;
+    } else if (variable !== undefined) {
+      input[name] = variable;
+      origin[name] = s.variable;
+    } else if (file[name] !== undefined) {
+      input[name] = file[name];
+      origin[name] = `${sources.file?.path}: ${name}`;
+    }
+  }
+  const schema = z.object(
+    Object.fromEntries(Object.entries(settings).map(([k, s]) => [k, s.type])),
+  );
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '');
+      const s = settings[name];
+      if (!s) return i.message;
+      const value = input[name];
+      return value === undefined
+        ? `${s.variable} (--${s.flag}) is not set`
+        : `${origin[name]}=${JSON.stringify(value)}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(result.data) as ConfigOf<C>;
+}
+
+/** The variables each command reads (the chart sets exactly these). */
+export const agentVariables = {
+  serve: commandVariables('serve'),
+  'load-module': commandVariables('load-module'),
+  'device-plugin': commandVariables('device-plugin'),
+} as const;

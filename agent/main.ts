@@ -1,26 +1,103 @@
 /**
- * rewind-agent: the DaemonSet process on every node. For now it serves its health endpoints;
- * the device, the rings and the snapshot server come with the agent issue.
+ * rewind-agent: the node's process, three commands in one image (cli.ts): `serve` (the recorder
+ * and its snapshot API), `load-module` (gets rewind.ko loaded, or says why not) and
+ * `device-plugin` (hands /dev/rewind to the agent's container). This file is the I/O shell that
+ * reads the sources of the configuration and starts the command.
  */
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { healthApp, runMain, type Lifecycle } from '../common/lifecycle';
-import { nativeVersion } from '../native';
-import { agentConfig, type AgentConfig } from './config';
-import { agentMetrics } from './metrics';
+import { runMain, type Lifecycle } from '../common/lifecycle';
+import { ConfigError } from '../common/config';
+import { clockSamples } from '../native';
+import { version as VERSION } from '../package.json';
+import { parseCommandLine, type Invocation } from './cli';
+import {
+  CONFIG_FILE_VARIABLE,
+  parseAgentConfig,
+  type DevicePluginConfig,
+  type LoadModuleConfig,
+  type ServeConfig,
+} from './config';
 
-export async function startAgent(
-  config: Readonly<AgentConfig>,
-  lifecycle: Lifecycle,
-): Promise<void> {
-  const log = pino({ name: 'rewind-agent', level: config.logLevel });
-  const registry = agentMetrics(config.nodeName, nativeVersion());
-  await lifecycle.serve(
-    'health',
-    healthApp(registry, lifecycle.gates),
-    config.healthPort,
-    config.bind,
-  );
-  log.info({ node: config.nodeName, listening: lifecycle.addresses() }, 'agent started');
+/** The trace clock now: the module's CLOCK_MONOTONIC. */
+const monotonicNow = (): bigint => (clockSamples(1)[0] as { monotonicNs: bigint }).monotonicNs;
+
+function readConfigFile(path: string | undefined): { path: string; text: string } | undefined {
+  if (path === undefined || path === '') return undefined;
+  try {
+    return { path, text: readFileSync(path, 'utf8') };
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read the configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
 }
 
-if (require.main === module) void runMain('rewind-agent', () => agentConfig(), startAgent);
+type AnyConfig = ServeConfig | LoadModuleConfig | DevicePluginConfig;
+
+function configure(inv: Invocation, env: NodeJS.ProcessEnv) {
+  const file = readConfigFile(inv.configFile ?? env[CONFIG_FILE_VARIABLE]);
+  const config = parseAgentConfig(inv.command, { flags: inv.flags, env, file }) as AnyConfig;
+  const drainMs = config.drainSeconds * 1000;
+  // The chart's grace period is 30 s: drain, then up to 20 s for a snapshot in flight.
+  return { config, drainMs, closeTimeoutMs: 20_000 };
+}
+
+async function start(
+  inv: Invocation,
+  { config }: ReturnType<typeof configure>,
+  lifecycle: Lifecycle,
+): Promise<void> {
+  const log = pino({
+    name: `rewind-agent ${inv.command}`,
+    level: config.logLevel,
+    base: { node: config.nodeName },
+  });
+  // Each command loads only its own modules (gRPC is the device plugin's alone): a node's
+  // processes start faster, and a command never fails on another's dependency.
+  switch (inv.command) {
+    case 'serve': {
+      const c = config as ServeConfig;
+      const { defaultRecorderIo, startServe } = await import('./serve');
+      const { nodeContainers } = await import('./containers');
+      await startServe(c, lifecycle, log, {
+        recorderIo: defaultRecorderIo,
+        monotonicNow,
+        containers: nodeContainers(c.cgroupRoot, log),
+      });
+      return;
+    }
+    case 'load-module': {
+      const { startLoadModule } = await import('./load-module');
+      await startLoadModule(config as LoadModuleConfig, lifecycle, log);
+      return;
+    }
+    case 'device-plugin': {
+      const { startDevicePluginCommand } = await import('./device-plugin-command');
+      await startDevicePluginCommand(config as DevicePluginConfig, lifecycle, log);
+      return;
+    }
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let inv: Invocation | undefined;
+  try {
+    inv = parseCommandLine(argv, VERSION, {
+      write: (s) => process.stdout.write(s),
+      error: (s) => process.stderr.write(s),
+    });
+  } catch {
+    // commander printed the usage error and the help.
+    process.exit(2);
+  }
+  if (!inv) return;
+  const invocation = inv;
+  await runMain(
+    `rewind-agent ${invocation.command}`,
+    () => configure(invocation, env),
+    (c, lifecycle) => start(invocation, c, lifecycle),
+  );
+}
+
+if (require.main === module) void main(process.argv.slice(2), process.env);

@@ -8,6 +8,10 @@
  */
 import express, { type Express } from 'express';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createTlsServer,
+  type ServerOptions as TlsServerOptions,
+} from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { formatAddress, listen } from './listen';
@@ -16,6 +20,11 @@ import { ReadinessGates } from './readiness';
 export interface LifecycleOptions {
   /** Time between failing readiness and closing the servers on shutdown. */
   drainMs: number;
+  /**
+   * How long closing waits for requests in flight (a snapshot streaming out) before it cuts
+   * their connections, so the process exits within its grace period.
+   */
+  closeTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -25,6 +34,7 @@ export class Lifecycle {
   private readonly servers: { name: string; server: Server; address: AddressInfo }[] = [];
   private readonly sleep: (ms: number) => Promise<void>;
   private stopped: Promise<void> | undefined;
+  private readonly stopHooks: (() => void | Promise<void>)[] = [];
 
   constructor(private readonly options: LifecycleOptions) {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -32,20 +42,26 @@ export class Lifecycle {
   }
 
   /**
-   * Serves `handler` on host:port under `name`; resolves with the bound address, rejects with a
-   * one-line ListenError. Every server is closed by `shutdown()`.
+   * Serves `handler` on host:port under `name` (over TLS when `tls` is given); resolves with the
+   * bound address, rejects with a one-line ListenError. Every server is closed by `shutdown()`.
    */
   async serve(
     name: string,
     handler: RequestListener,
     port: number,
     host: string,
+    tls?: TlsServerOptions,
   ): Promise<AddressInfo> {
     if (this.stopped) throw new Error(`cannot serve ${name}: shutting down`);
-    const server = createServer(handler);
+    const server = tls ? createTlsServer(tls, handler) : createServer(handler);
     const address = await listen(server, port, host);
     this.servers.push({ name, server, address });
     return address;
+  }
+
+  /** The server serving under `name` (e.g. to swap a TLS server's certificates). */
+  server(name: string): Server | undefined {
+    return this.servers.find((s) => s.name === name)?.server;
   }
 
   /** Where each server listens, e.g. `{ health: '0.0.0.0:9090' }`, for the "started" log line. */
@@ -53,6 +69,11 @@ export class Lifecycle {
     return Object.fromEntries(
       this.servers.map((s) => [s.name, formatAddress(s.address.address, s.address.port)]),
     );
+  }
+
+  /** Runs `hook` once the servers are closed on shutdown (stop timers, release devices). */
+  onStop(hook: () => void | Promise<void>): void {
+    this.stopHooks.push(hook);
   }
 
   /** Marks the start as complete: the `startup` gate opens. */
@@ -66,41 +87,61 @@ export class Lifecycle {
 
   /**
    * The SIGTERM sequence: fail readiness, wait `drainMs` so endpoints and load balancers notice,
-   * close every server (idle keep-alive connections at once), resolve. Idempotent; with
-   * `drain: false` (a failed start) the servers close at once.
+   * close every server (idle keep-alive connections at once; requests in flight get
+   * `closeTimeoutMs` to finish, then their connections are cut), run the stop hooks, resolve.
+   * Idempotent; with `drain: false` (a failed start) the servers close at once.
    */
   shutdown({ drain = true }: { drain?: boolean } = {}): Promise<void> {
     this.stopped ??= (async () => {
       this.gates.add('shutdown', () => 'shutting down');
       if (drain) await this.sleep(this.options.drainMs);
+      const closeTimeoutMs = this.options.closeTimeoutMs ?? 20_000;
       await Promise.all(
         this.servers.map(
           ({ server }) =>
             new Promise<void>((resolve) => {
-              server.close(() => resolve());
+              const cut = setTimeout(() => server.closeAllConnections(), closeTimeoutMs);
+              cut.unref();
+              server.close(() => {
+                clearTimeout(cut);
+                resolve();
+              });
               server.closeIdleConnections();
             }),
         ),
       );
+      for (const hook of this.stopHooks) await hook();
     })();
     return this.stopped;
   }
 }
 
-/** /healthz (alive), /readyz (every gate open, else which are closed and why), /metrics. */
+/**
+ * What /healthz says: `alive` false fails the liveness probe (the kubelet restarts the
+ * container); `detail` is the body, e.g. `degraded: no-headers (…)` for a process that is alive
+ * on purpose while it cannot do its work, so a person and the controller can read why.
+ */
+export interface Health {
+  alive: boolean;
+  detail: string;
+}
+
+const ALIVE: Health = { alive: true, detail: 'ok' };
+
+/** /healthz (alive, and the detail), /readyz (every gate open, else which are closed and why), /metrics. */
 export function healthApp(
   registry: Registry,
   gates: ReadinessGates,
-  healthy: () => boolean = () => true,
+  health: () => Health = () => ALIVE,
 ): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
-    const ok = healthy();
+    const h = health();
     res
-      .status(ok ? 200 : 503)
+      .status(h.alive ? 200 : 503)
       .type('text/plain')
-      .send(ok ? 'ok' : 'unhealthy');
+      .send(h.detail);
   });
   app.get('/readyz', (_req, res) => {
     res
@@ -139,7 +180,7 @@ function oneLine(e: unknown): string {
  * `<name>: <one line>` on stderr, closes what was started and exits 1. Once started, SIGTERM or
  * SIGINT runs the shutdown sequence and exits 0. Resolves when the start has succeeded or failed.
  */
-export async function runMain<C extends { drainMs: number }>(
+export async function runMain<C extends { drainMs: number; closeTimeoutMs?: number }>(
   name: string,
   configure: () => C,
   start: (config: C, lifecycle: Lifecycle) => Promise<void>,
@@ -148,7 +189,7 @@ export async function runMain<C extends { drainMs: number }>(
   let lifecycle: Lifecycle | undefined;
   try {
     const config = configure();
-    lifecycle = new Lifecycle({ drainMs: config.drainMs });
+    lifecycle = new Lifecycle({ drainMs: config.drainMs, closeTimeoutMs: config.closeTimeoutMs });
     await start(config, lifecycle);
     lifecycle.started();
   } catch (e) {

@@ -1,9 +1,10 @@
 /** The controller's metrics: one private registry, names and help in one place. */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../common/metrics';
 
 export function controllerMetrics(version: string): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'rewind_controller_' });
+  collectProcessMetrics(registry, 'rewind_controller_');
   new Gauge({
     name: 'rewind_controller_info',
     help: 'Always 1; labels describe the running controller.',

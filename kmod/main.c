@@ -6,6 +6,7 @@
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sysfs.h>
 #include "rewind.h"
 
 bool rewind_test_hooks;
@@ -15,6 +16,44 @@ MODULE_PARM_DESC(test_hooks, "Allow REWIND_IOC_TEST (test events); off by defaul
 static bool rewind_autostart;
 module_param_named(autostart, rewind_autostart, bool, 0444);
 MODULE_PARM_DESC(autostart, "Configure with defaults and start tracing at load");
+
+/*
+ * The module's versions, readable in /sys/module/rewind/parameters/ by a
+ * loader that may not open /dev/rewind (its device cgroup): it tells an old
+ * module from this one there. They report; a value given at load is refused
+ * (insmod fails with -EINVAL), and no store exists in sysfs (0444).
+ */
+static int rewind_param_refuse(const char *val, const struct kernel_param *kp)
+{
+	pr_err("parameter %s is read-only: it reports this module's version\n",
+	       kp->name);
+	return -EINVAL;
+}
+
+static int rewind_abi_version_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", REWIND_ABI_VERSION);
+}
+
+static int rewind_format_version_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", REWIND_FORMAT_VERSION);
+}
+
+static const struct kernel_param_ops rewind_abi_version_ops = {
+	.set = rewind_param_refuse,
+	.get = rewind_abi_version_get,
+};
+
+static const struct kernel_param_ops rewind_format_version_ops = {
+	.set = rewind_param_refuse,
+	.get = rewind_format_version_get,
+};
+
+module_param_cb(abi_version, &rewind_abi_version_ops, NULL, 0444);
+MODULE_PARM_DESC(abi_version, "ABI of /dev/rewind (read-only)");
+module_param_cb(format_version, &rewind_format_version_ops, NULL, 0444);
+MODULE_PARM_DESC(format_version, "Wire format of the rings (read-only)");
 
 static int __init rewind_init(void)
 {

@@ -107,6 +107,32 @@ REWIND_WAKE_PROBE(sched_waking)
 REWIND_WAKE_PROBE(sched_wakeup)
 REWIND_WAKE_PROBE(sched_wakeup_new)
 
+/*
+ * sched_process_cgroup: the thread's cgroup, written after its fork and its
+ * exec event, so a thread that exits before the next statedump can still be
+ * put in its container. It rides on the fork and exec probe bits, with no
+ * bit of its own (bits are ABI): whoever records forks and execs wants to
+ * know whose they are. The two events are reserved one after the other, so
+ * either may be refused alone; each refusal is counted (rewind_emit_*()).
+ */
+static __always_inline void rewind_emit_cgroup(struct rewind_session *s,
+					       struct task_struct *t)
+{
+	struct rewind_ev_sched_process_cgroup e;
+
+	e.tid = t->pid;
+	e.pid = t->tgid;
+	rcu_read_lock();
+	e.cgroup_id = rewind_task_cgroup_id(t);
+	rcu_read_unlock();
+	rewind_emit_sched_process_cgroup(s, &e);
+}
+
+/*
+ * The child is in its cgroup already: copy_process() runs cgroup_post_fork()
+ * (which also applies CLONE_INTO_CGROUP) before the fork tracepoint fires
+ * (5.10 to 6.12).
+ */
 static void probe_sched_process_fork(void *data, struct task_struct *parent,
 				     struct task_struct *child)
 {
@@ -119,6 +145,7 @@ static void probe_sched_process_fork(void *data, struct task_struct *parent,
 	e.child_pid = child->tgid;
 	e.child_comm = rewind_comm(comm, child->comm);
 	rewind_emit_sched_process_fork(s, &e);
+	rewind_emit_cgroup(s, child);
 }
 
 static void probe_sched_process_exec(void *data, struct task_struct *p,
@@ -135,6 +162,12 @@ static void probe_sched_process_exec(void *data, struct task_struct *p,
 	/* The path is stable during exec; long ones are cut at 255 bytes. */
 	e.filename.len = strnlen(bprm->filename, 255);
 	rewind_emit_sched_process_exec(s, &e);
+	/*
+	 * A container's runtime moves its first process into the container's
+	 * cgroup and then execs the entrypoint: exec is where that cgroup is
+	 * first seen.
+	 */
+	rewind_emit_cgroup(s, p);
 }
 
 static void probe_sched_process_exit(void *data, struct task_struct *p)

@@ -7,6 +7,7 @@
 #define REWIND_H
 
 #include <linux/types.h>
+#include <linux/cgroup.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -130,6 +131,21 @@ void rewind_probes_unregister(struct rewind_session *s);
 
 /* statedump.c */
 void rewind_statedump(struct rewind_session *s);
+
+/*
+ * A task's cgroup v2 id, as statedump_process and sched_process_cgroup carry
+ * it: the inode number of its cgroup's directory under /sys/fs/cgroup, 0
+ * without CONFIG_CGROUPS. The caller holds rcu_read_lock(): a task's css_set
+ * is replaced when it migrates and freed after a grace period.
+ */
+static inline u64 rewind_task_cgroup_id(struct task_struct *t)
+{
+#ifdef CONFIG_CGROUPS
+	return cgroup_id(task_dfl_cgroup(t));
+#else
+	return 0;
+#endif
+}
 
 /* metadata.c */
 int rewind_metadata_build(struct rewind_session *s, bool remeasure);

@@ -46,11 +46,7 @@ static void rewind_dump_thread(struct rewind_session *s, struct task_struct *t)
 	e.comm.len = strlen(comm);
 	e.state = task_state_index(t);
 	e.cpu = task_cpu(t);
-#ifdef CONFIG_CGROUPS
-	e.cgroup_id = cgroup_id(task_dfl_cgroup(t));
-#else
-	e.cgroup_id = 0;
-#endif
+	e.cgroup_id = rewind_task_cgroup_id(t);
 	pidns = task_active_pid_ns(t);
 	e.pid_ns = pidns ? pidns->ns.inum : 0;
 	e.mnt_ns = 0;

@@ -2,8 +2,9 @@
  * The typed front of the native engine, by concern (lib/): addon loading and its shape check
  * (addon.ts), errors (errors.ts), C-to-JavaScript naming (naming.ts), argument validation
  * (validate.ts), the trace engine (trace.ts), its summary (summary.ts), the userspace writer
- * (writer.ts) and the device (device.ts). This file only re-exports.
+ * (writer.ts), the device (device.ts) and the clocks (clock.ts). This file only re-exports.
  */
+export { clockSamples, type ClockSample } from './lib/clock';
 export { RewindError } from './lib/errors';
 export {
   checkOutputs,

@@ -87,6 +87,8 @@ const bindingSchema = z.object({
   checkOutputs: fn<(inputs: string[], outputs: string[]) => void>(),
   writeTrace: fn<(dir: string, o: Record<string, unknown>, events: unknown[]) => Promise<void>>(),
   writeSyntheticTrace: fn<(dir: string, o: Record<string, unknown>) => Promise<number>>(),
+  clockSamples:
+    fn<(count: number) => { monotonicNs: bigint; realtimeNs: bigint; spreadNs: bigint }[]>(),
   Device: deviceClass,
   constants: z.object({
     abiVersion: z.number(),

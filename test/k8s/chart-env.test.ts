@@ -1,18 +1,23 @@
 /**
- * One list of variables: the environment the chart gives each process is exactly what that
- * process's configuration schema reads (agent/config.ts, controller/config.ts). Checked both
- * ways for the defaults and every ci/ scenario: a variable the chart sets that nothing reads
- * is a value that does nothing; a variable the schema reads that the chart does not set must
- * have a documented default and be listed below with the reason the chart leaves it alone.
- * `extraEnv` entries are the user's and are left out.
+ * One list of variables: the environment the chart gives each container is exactly what that
+ * container's command reads (agent/settings.ts through `agentVariables` for the agent's three
+ * commands, controller/config.ts for the controller). Checked both ways for the defaults and
+ * every ci/ scenario: a variable the chart sets that nothing reads is a value that does nothing;
+ * a variable the command reads that the chart does not set must have a default and be listed
+ * below with the reason the chart leaves it alone. `extraEnv` entries are the user's and are
+ * left out. Then each command parses the rendered environment (as the kubelet would fill it)
+ * into the configuration the values asked for.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { load } from 'js-yaml';
-import type { ZodObject } from 'zod';
-import { agentConfig, agentEnvironment } from '../../agent/config';
-import { variableNames } from '../../common/config';
-import { controllerConfig, controllerEnvironment } from '../../controller/config';
+import { agentVariables, parseAgentConfig } from '../../agent/config';
+import { COMMANDS, type CommandName, type Setting } from '../../agent/settings';
+import {
+  controllerConfig,
+  controllerEnvironment,
+  controllerVariables,
+} from '../../controller/config';
 import { ciScenarios, find, type K8sObject, podSpec, render } from './chart';
 
 interface EnvVar {
@@ -21,53 +26,102 @@ interface EnvVar {
   valueFrom?: { fieldRef?: { fieldPath: string } };
 }
 
+type Values = Record<string, unknown>;
+
 interface Component {
-  values: 'agent' | 'controller';
-  workload: string;
-  schema: ZodObject;
-  /** Read by the schema, left to its default by the chart, and why. */
+  /** The container's name in its workload. */
+  container: string;
+  workload: 'DaemonSet' | 'Deployment';
+  /** The argv the container runs (the agent's commands are its third word). */
+  command: string[];
+  /** What the command reads. */
+  reads: readonly string[];
+  /** Whether a variable has a default the process falls back to. */
+  hasDefault(variable: string): boolean;
+  /** Read by the command, left to its default by the chart, and why. */
   notSetByChart: Record<string, string>;
+  /** The `extraEnv` of this container in a values file: the user's own variables. */
+  extraEnv(values: Values): EnvVar[];
+}
+
+const POD_BIND = 'the default, every address of the pod, is right in a pod';
+
+const at = (values: Values, keys: string[]): unknown =>
+  keys.reduce<unknown>((v, k) => (v as Values | undefined)?.[k], values);
+
+function agentCommand(
+  container: string,
+  command: CommandName,
+  extraEnvAt: string[],
+  notSetByChart: Record<string, string>,
+): Component {
+  const settings = Object.values(COMMANDS[command] as Record<string, Setting>);
+  return {
+    container,
+    workload: 'DaemonSet',
+    command: ['node', 'dist/agent/main.js', command],
+    reads: agentVariables[command],
+    hasDefault: (v) =>
+      settings.find((s) => s.variable === v)?.type.safeParse(undefined).success ?? false,
+    notSetByChart,
+    extraEnv: (values) => (at(values, extraEnvAt) as EnvVar[] | undefined) ?? [],
+  };
 }
 
 const components: Component[] = [
+  agentCommand('agent', 'serve', ['agent', 'extraEnv'], { REWIND_AGENT_BIND: POD_BIND }),
+  agentCommand('loader', 'load-module', ['node', 'loader', 'extraEnv'], {
+    REWIND_AGENT_BIND: POD_BIND,
+    REWIND_MODULE_PREBUILT_DIR: "the image's own layout (/app/modules), not the chart's to move",
+    REWIND_MODULE_SOURCE_DIR: "the image's own layout (/app/kmod), not the chart's to move",
+  }),
+  agentCommand('device-plugin', 'device-plugin', ['node', 'devicePlugin', 'extraEnv'], {
+    REWIND_AGENT_BIND: POD_BIND,
+  }),
   {
-    values: 'agent',
-    workload: 'DaemonSet',
-    schema: agentEnvironment,
-    notSetByChart: {
-      REWIND_AGENT_BIND: 'the default, every address of the pod, is right in a pod',
-    },
-  },
-  {
-    values: 'controller',
+    container: 'controller',
     workload: 'Deployment',
-    schema: controllerEnvironment,
-    notSetByChart: {
-      REWIND_CONTROLLER_BIND: 'the default, every address of the pod, is right in a pod',
-    },
+    command: ['node', 'dist/controller/main.js'],
+    reads: controllerVariables,
+    hasDefault: (v) =>
+      (
+        controllerEnvironment.shape as Record<
+          string,
+          { safeParse(x: unknown): { success: boolean } }
+        >
+      )[v]?.safeParse(undefined).success ?? false,
+    notSetByChart: { REWIND_CONTROLLER_BIND: POD_BIND },
+    extraEnv: (values) => (at(values, ['controller', 'extraEnv']) as EnvVar[] | undefined) ?? [],
   },
 ];
 
-/** The env of the workload's container named after the component. */
-function envOf(objects: K8sObject[], c: Component): EnvVar[] | undefined {
-  const workload = find(objects, c.workload)[0];
-  if (workload === undefined) return undefined;
-  const container = podSpec(workload).containers.find((x) => x.name === c.values);
-  return (container as unknown as { env?: EnvVar[] }).env ?? [];
+interface ContainerSpec {
+  name: string;
+  command?: string[];
+  env?: EnvVar[];
+  ports?: { name: string; containerPort: number }[];
 }
 
-/** The differences between what the chart sets and what the schema reads; empty when none. */
+/** The container named after the component, in any workload of its kind. */
+function containerOf(objects: K8sObject[], c: Component): ContainerSpec | undefined {
+  for (const workload of find(objects, c.workload)) {
+    const found = podSpec(workload).containers.find((x) => x.name === c.container);
+    if (found) return found as unknown as ContainerSpec;
+  }
+  return undefined;
+}
+
+/** The differences between what the chart sets and what the command reads; empty when none. */
 function drift(set: string[], c: Component, userOwned: string[] = []): string[] {
-  const reads = variableNames(c.schema);
   const problems: string[] = [];
   for (const name of set) {
     if (userOwned.includes(name)) continue;
-    if (!reads.includes(name)) problems.push(`${name}: set by the chart, read by nothing`);
+    if (!c.reads.includes(name)) problems.push(`${name}: set by the chart, read by nothing`);
   }
-  for (const name of reads) {
+  for (const name of c.reads) {
     if (set.includes(name)) continue;
     if (!(name in c.notSetByChart)) problems.push(`${name}: read, but the chart does not set it`);
-    else if (!c.schema.shape[name].safeParse(undefined).success) {
+    else if (!c.hasDefault(name)) {
       problems.push(`${name}: read, not set by the chart, and has no default`);
     }
   }
@@ -81,24 +135,40 @@ const scenarios: [string, string[]][] = [
   ...ciScenarios().map((f): [string, string[]] => [path.basename(f), [f]]),
 ];
 
-describe.each(scenarios)('%s', (_name, valuesFiles) => {
+/** The containers each scenario runs (a component left out is disabled there). */
+const expectedContainers: Record<string, string[]> = {
+  defaults: ['agent', 'loader', 'device-plugin', 'controller'],
+  'default-values.yaml': ['agent', 'loader', 'device-plugin', 'controller'],
+  'agent-only-values.yaml': ['agent', 'loader', 'device-plugin'],
+  'privileged-device-values.yaml': ['agent', 'loader', 'controller'],
+  'external-device-values.yaml': ['agent', 'controller'],
+};
+
+describe.each(scenarios)('%s', (name, valuesFiles) => {
   let objects: K8sObject[];
-  const values = valuesFiles.map(
-    (f) => (load(readFileSync(f, 'utf8')) ?? {}) as Record<string, { extraEnv?: EnvVar[] }>,
-  );
+  const values = valuesFiles.map((f) => (load(readFileSync(f, 'utf8')) ?? {}) as Values);
   beforeAll(async () => {
     objects = await render({ valuesFiles });
   });
 
-  test.each(components.map((c) => [c.values, c] as const))(
-    '%s: the chart sets exactly what the schema reads',
+  if (expectedContainers[name]) {
+    test('runs the expected containers', () => {
+      expect(components.filter((c) => containerOf(objects, c)).map((c) => c.container)).toEqual(
+        expectedContainers[name],
+      );
+    });
+  }
+
+  test.each(components.map((c) => [c.container, c] as const))(
+    '%s: runs its command, and the chart sets exactly what the command reads',
     (_c, c) => {
-      const env = envOf(objects, c);
-      if (env === undefined) return; // the component is disabled in this scenario
-      const userOwned = values.flatMap((v) => (v[c.values]?.extraEnv ?? []).map((e) => e.name));
+      const container = containerOf(objects, c);
+      if (container === undefined) return; // the component is disabled in this scenario
+      expect(container.command).toEqual(c.command);
+      const userOwned = values.flatMap((v) => c.extraEnv(v).map((e) => e.name));
       expect(
         drift(
-          env.map((e) => e.name),
+          (container.env ?? []).map((e) => e.name),
           c,
           userOwned,
         ),
@@ -108,27 +178,45 @@ describe.each(scenarios)('%s', (_name, valuesFiles) => {
 });
 
 describe('the check itself', () => {
+  const [serve] = components;
+
   test('finds a variable nothing reads, one the chart forgot, and a forgotten default', () => {
-    const [agent] = components;
-    expect(drift(['NODE_NAME', 'REWIND_AGENT_HEALTH_PORT', 'REWIND_BOGUS'], agent)).toEqual([
+    const almost = serve.reads.filter(
+      (v) => !['REWIND_AGENT_BIND', 'REWIND_LOG_LEVEL', 'REWIND_RING_MODE'].includes(v),
+    );
+    expect(drift([...almost, 'REWIND_BOGUS'], serve)).toEqual([
       'REWIND_BOGUS: set by the chart, read by nothing',
-      'REWIND_DRAIN_SECONDS: read, but the chart does not set it',
       'REWIND_LOG_LEVEL: read, but the chart does not set it',
+      'REWIND_RING_MODE: read, but the chart does not set it',
     ]);
-    const noDefault = { ...agent, notSetByChart: { ...agent.notSetByChart, NODE_NAME: 'x' } };
+    // NODE_NAME has no default: leaving it to the process would stop the process.
+    const noDefault = { ...serve, notSetByChart: { ...serve.notSetByChart, NODE_NAME: 'x' } };
     expect(
-      drift(['REWIND_AGENT_HEALTH_PORT', 'REWIND_DRAIN_SECONDS', 'REWIND_LOG_LEVEL'], noDefault),
+      drift(
+        almost.filter((v) => v !== 'NODE_NAME').concat('REWIND_LOG_LEVEL', 'REWIND_RING_MODE'),
+        noDefault,
+      ),
     ).toEqual(['NODE_NAME: read, not set by the chart, and has no default']);
+  });
+
+  test('a variable of another command is caught (the loader does not read the ring settings)', () => {
+    const loader = components[1];
+    const set = [
+      ...loader.reads.filter((v) => v !== 'REWIND_AGENT_BIND' && !(v in loader.notSetByChart)),
+      'REWIND_RING_SUBBUFS',
+    ];
+    expect(drift(set, loader)).toEqual(['REWIND_RING_SUBBUFS: set by the chart, read by nothing']);
   });
 
   test('an extra variable through extraEnv on the command line is caught', async () => {
     const objects = await render({
-      set: ['agent.extraEnv[0].name=REWIND_BOGUS', 'agent.extraEnv[0].value=1'],
+      set: ['node.loader.extraEnv[0].name=REWIND_BOGUS', 'node.loader.extraEnv[0].value=1'],
     });
+    const loader = components[1];
     expect(
       drift(
-        envOf(objects, components[0])!.map((e) => e.name),
-        components[0],
+        containerOf(objects, loader)!.env!.map((e) => e.name),
+        loader,
       ),
     ).toEqual(['REWIND_BOGUS: set by the chart, read by nothing']);
   });
@@ -136,40 +224,176 @@ describe('the check itself', () => {
 
 describe('the processes accept the environment the chart gives them', () => {
   /** Plain `value:` entries as given; downward-API ones filled in as the kubelet would. */
-  const kubelet = (env: EnvVar[], fields: Record<string, string>): NodeJS.ProcessEnv =>
+  const kubelet = (env: EnvVar[] = []): NodeJS.ProcessEnv =>
     Object.fromEntries(
-      env.map((e) => [e.name, e.value ?? fields[e.valueFrom?.fieldRef?.fieldPath ?? '']]),
+      env.map((e) => [
+        e.name,
+        e.value ??
+          ({ 'spec.nodeName': 'node-a' } as Record<string, string>)[
+            e.valueFrom?.fieldRef?.fieldPath ?? ''
+          ],
+      ]),
     );
+  const ports = (c: ContainerSpec): Record<string, number> =>
+    Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
 
-  test('agent: one port name from values to variable to field, NODE_NAME from the node', async () => {
+  test('serve: values to variables to configuration, one port name from value to field', async () => {
     const objects = await render({
-      set: ['agent.healthPort=9191', 'agent.drainSeconds=7', 'agent.logLevel=debug'],
+      set: [
+        'agent.apiPort=9501',
+        'agent.healthPort=9502',
+        'agent.drainSeconds=7',
+        'agent.logLevel=debug',
+        'agent.ring.subbufBytes=131072',
+        'agent.ring.subbufs=8',
+        'agent.ring.mode=discard',
+        'agent.ring.probes=sched_switch\\,sys_enter',
+        'agent.ring.reconfigure=true',
+      ],
     });
-    const env = envOf(objects, components[0])!;
-    expect(env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe(
+    const agent = containerOf(objects, components[0])!;
+    expect(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe(
       'spec.nodeName',
     );
-    const config = agentConfig(kubelet(env, { 'spec.nodeName': 'node-a' }));
-    expect(config).toEqual({
-      healthPort: 9191,
-      bind: '0.0.0.0',
+    expect(parseAgentConfig('serve', { env: kubelet(agent.env) })).toEqual({
       nodeName: 'node-a',
-      drainMs: 7000,
+      bind: '0.0.0.0',
+      drainSeconds: 7,
       logLevel: 'debug',
+      apiPort: 9501,
+      healthPort: 9502,
+      tlsCert: '/etc/rewind/tls/tls.crt',
+      tlsKey: '/etc/rewind/tls/tls.key',
+      tlsCa: '/etc/rewind/tls/ca.crt',
+      // The common name of the controller certificate tls.yaml makes.
+      controllerIdentity: 'rewind-controller',
+      device: '/dev/rewind',
+      subbufBytes: 131072,
+      subbufs: 8,
+      mode: 'discard',
+      probes: ['sched_switch', 'sys_enter'],
+      reconfigure: true,
+      snapshotDir: '/var/run/rewind/snapshots',
+      cgroupRoot: '/host/sys/fs/cgroup',
     });
-    const ports = (
-      podSpec(find(objects, 'DaemonSet')[0]).containers[0] as unknown as {
-        ports: { name: string; containerPort: number }[];
-      }
-    ).ports;
-    expect(ports.find((p) => p.name === 'health')?.containerPort).toBe(9191);
+    expect(ports(agent)).toEqual({ api: 9501, health: 9502 });
+  });
+
+  test('serve: the TLS files, the scratch folder and the cgroup tree are mounted where the variables say', async () => {
+    const objects = await render();
+    const ds = find(objects, 'DaemonSet', 'rewind-agent')[0];
+    const agent = containerOf(objects, components[0])!;
+    const config = parseAgentConfig('serve', { env: kubelet(agent.env) });
+    const mounts = (podSpec(ds).containers[0].volumeMounts ?? []).map((m) => m.mountPath);
+    for (const file of [config.tlsCert, config.tlsKey, config.tlsCa])
+      expect(mounts).toContain(path.posix.dirname(file));
+    expect(mounts).toContain(config.snapshotDir);
+    expect(mounts).toContain(config.cgroupRoot);
+  });
+
+  test('serve: the privileged mode opens the host device through the /host/dev mount', async () => {
+    const objects = await render({ set: ['agent.deviceAccess=privileged'] });
+    const agent = containerOf(objects, components[0])!;
+    const config = parseAgentConfig('serve', { env: kubelet(agent.env) });
+    expect(config.device).toBe('/host/dev/rewind');
+    const mounts = podSpec(find(objects, 'DaemonSet', 'rewind-agent')[0]).containers[0]
+      .volumeMounts;
+    expect(mounts).toContainEqual({ name: 'host-dev', mountPath: '/host/dev', readOnly: true });
+  });
+
+  test('load-module: the policy values reach the loader, the host paths are mounted', async () => {
+    const objects = await render({
+      set: [
+        'node.loader.healthPort=9603',
+        'node.loader.load=never',
+        'node.loader.allowedReleases={6.1.0-28-amd64,6.12.12+bpo-amd64}',
+        'node.loader.retryMaxSeconds=900',
+        'node.loader.unloadOnExit=true',
+        'node.drainSeconds=3',
+        'node.logLevel=warn',
+      ],
+    });
+    const loader = containerOf(objects, components[1])!;
+    const config = parseAgentConfig('load-module', { env: kubelet(loader.env) });
+    expect(config).toEqual({
+      nodeName: 'node-a',
+      bind: '0.0.0.0',
+      drainSeconds: 3,
+      logLevel: 'warn',
+      healthPort: 9603,
+      load: 'never',
+      allowedReleases: ['6.1.0-28-amd64', '6.12.12+bpo-amd64'],
+      prebuiltDir: '/app/modules',
+      sourceDir: '/app/kmod',
+      buildCacheDir: '/var/cache/rewind/modules',
+      headersRoot: '/lib/modules',
+      retryMaxSeconds: 900,
+      unloadOnExit: true,
+    });
+    expect(ports(loader)).toEqual({ 'loader-health': 9603 });
+    const spec = podSpec(find(objects, 'DaemonSet', 'rewind-node')[0]);
+    const mounts = spec.containers.find((c) => c.name === 'loader')!.volumeMounts ?? [];
+    const hostPathOf = (volume: string) =>
+      spec.volumes?.find((v) => v.name === volume)?.hostPath?.path;
+    // [mount path, host path, read-only]
+    expect(mounts.map((m) => [m.mountPath, hostPathOf(m.name), m.readOnly ?? false])).toEqual(
+      expect.arrayContaining([
+        [config.headersRoot, '/lib/modules', true],
+        ['/usr/src', '/usr/src', true],
+        [config.buildCacheDir, '/var/cache/rewind/modules', false],
+      ]),
+    );
+  });
+
+  test('load-module: no releases given is the empty list (every release)', async () => {
+    const objects = await render();
+    const loader = containerOf(objects, components[1])!;
+    expect(parseAgentConfig('load-module', { env: kubelet(loader.env) }).allowedReleases).toEqual(
+      [],
+    );
+  });
+
+  test('device-plugin: the resource the agent requests is the one advertised', async () => {
+    const objects = await render({
+      set: [
+        'node.devicePlugin.healthPort=9604',
+        'node.devicePlugin.devices=8',
+        'node.devicePlugin.kubeletDir=/var/lib/k0s/kubelet/device-plugins',
+        'agent.devicePlugin.resourceName=example.com/recorder',
+      ],
+    });
+    const plugin = containerOf(objects, components[2])!;
+    const config = parseAgentConfig('device-plugin', { env: kubelet(plugin.env) });
+    expect(config).toEqual({
+      nodeName: 'node-a',
+      bind: '0.0.0.0',
+      drainSeconds: 2,
+      logLevel: 'info',
+      healthPort: 9604,
+      device: '/dev/rewind',
+      watchPath: '/host/dev/rewind',
+      pluginDir: '/var/lib/k0s/kubelet/device-plugins',
+      resourceName: 'example.com/recorder',
+      deviceCount: 8,
+    });
+    expect(ports(plugin)).toEqual({ 'plugin-health': 9604 });
+    const agent = podSpec(find(objects, 'DaemonSet', 'rewind-agent')[0]).containers[0];
+    expect(agent.resources?.limits?.[config.resourceName]).toBe('1');
+    const spec = podSpec(find(objects, 'DaemonSet', 'rewind-node')[0]);
+    const mounts = spec.containers.find((c) => c.name === 'device-plugin')!.volumeMounts ?? [];
+    const hostPathOf = (volume: string) =>
+      spec.volumes?.find((v) => v.name === volume)?.hostPath?.path;
+    expect(mounts.map((m) => [m.mountPath, hostPathOf(m.name), m.readOnly ?? false])).toEqual([
+      [config.pluginDir, config.pluginDir, false],
+      [path.posix.dirname(config.watchPath), path.posix.dirname(config.device), true],
+    ]);
   });
 
   test('controller', async () => {
     const objects = await render({
       set: ['controller.healthPort=9292', 'controller.drainSeconds=9', 'controller.logLevel=warn'],
     });
-    const config = controllerConfig(kubelet(envOf(objects, components[1])!, {}));
+    const config = controllerConfig(kubelet(containerOf(objects, components[3])!.env));
     expect(config).toEqual({ healthPort: 9292, bind: '0.0.0.0', drainMs: 9000, logLevel: 'warn' });
   });
 });

@@ -7,6 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { protoCandidates } from '../../agent/device-plugin/proto';
+import { COMMANDS } from '../../agent/settings';
 import { ciScenarios, containers, type ContainerView, render } from './chart';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -95,9 +97,11 @@ describe('the image holds what the chart runs', () => {
     expect(layout.cmd).toEqual(['node', 'dist/controller/main.js']);
     expect(inImage(layout, 'dist/agent/main.js')).toBe('agent/main.ts');
     expect(inImage(layout, '/app/scripts/setup.sh')).toBe('scripts/setup.sh');
+    // What the loader builds and loads: the prebuilt modules' folder comes from the modules
+    // stage (not this repository), the source is kmod/.
+    expect(inImage(layout, '/app/kmod/Makefile')).toBe('kmod/Makefile');
     // What the chart's init container once ran, and never existed:
     expect(inImage(layout, '/app/scripts/load-module.sh')).toBeUndefined();
-    expect(inImage(layout, 'dist/agent/load-module.js')).toBeUndefined();
     expect(
       missingProgram(layout, {
         name: 'x',
@@ -108,6 +112,13 @@ describe('the image holds what the chart runs', () => {
     ).toBe('x: /app/scripts/load-module.sh is not in the image');
   });
 
+  test('the device plugin finds its API where the compiled plugin looks first', () => {
+    // tsc does not copy .proto files: the Dockerfile copies it beside dist/agent/device-plugin/.
+    const [first] = protoCandidates('/app/dist/agent/device-plugin');
+    expect(inImage(layout, first)).toBe('agent/device-plugin/api.proto');
+    expect(inImage(layout, '/app/dist/agent/device-plugin/other.proto')).toBeUndefined();
+  });
+
   test.each([
     ['defaults', []] as [string, string[]],
     ...ciScenarios().map((f): [string, string[]] => [path.basename(f), [f]]),
@@ -116,5 +127,8 @@ describe('the image holds what the chart runs', () => {
     const all = containers(objects);
     expect(all.length).toBeGreaterThan(0);
     expect(all.map((c) => missingProgram(layout, c)).filter(Boolean)).toEqual([]);
+    // The agent's script runs one of its commands, spelled as its command line knows them.
+    for (const c of all.filter((x) => x.command?.[1] === 'dist/agent/main.js'))
+      expect(Object.keys(COMMANDS)).toContain(c.command?.[2]);
   });
 });

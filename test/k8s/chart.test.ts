@@ -1,6 +1,7 @@
 /**
  * charts/rewind without a cluster: lint, render every ci/ scenario, and check the properties the
- * chart promises (least privilege, TLS, guards, schema, documentation) on the rendered objects.
+ * chart promises (least privilege per container, each device access mode, TLS, scrape targets,
+ * guards, schema, documentation) on the rendered objects.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
   podSpec,
   render,
 } from './chart';
+import { PROBES } from '../../native';
 
 const scenario = (name: string): string => path.join(CHART_DIR, 'ci', `${name}-values.yaml`);
 
@@ -32,6 +34,29 @@ describe('helm lint --strict', () => {
   });
 });
 
+/** Host paths each workload may mount: [host path, read-only], by workload name. */
+function hostMounts(o: K8sObject): string[] {
+  const spec = podSpec(o);
+  const hostPathOf = (volume: string) =>
+    spec.volumes?.find((v) => v.name === volume)?.hostPath?.path;
+  return [...(spec.initContainers ?? []), ...spec.containers].flatMap((c) =>
+    (c.volumeMounts ?? [])
+      .filter((m) => hostPathOf(m.name) !== undefined)
+      .map((m) => `${c.name}: ${hostPathOf(m.name)} -> ${m.mountPath}${m.readOnly ? ' (ro)' : ''}`),
+  );
+}
+
+const LOADER_MOUNTS = [
+  'loader: /lib/modules -> /lib/modules (ro)',
+  'loader: /usr/src -> /usr/src (ro)',
+  'loader: /var/cache/rewind/modules -> /var/cache/rewind/modules',
+  'loader: /sys/kernel/security -> /sys/kernel/security (ro)',
+];
+const PLUGIN_MOUNTS = [
+  'device-plugin: /var/lib/kubelet/device-plugins -> /var/lib/kubelet/device-plugins',
+  'device-plugin: /dev -> /host/dev (ro)',
+];
+
 describe('helm template renders every ci scenario', () => {
   test('there are scenarios to render', () => {
     expect(ciScenarios().length).toBeGreaterThanOrEqual(5);
@@ -45,18 +70,47 @@ describe('helm template renders every ci scenario', () => {
       expect(o.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('Helm');
       if (!o.kind.startsWith('Cluster')) expect(o.metadata.namespace).toBe('rewind-system');
     }
-    // Least privilege holds in every scenario: no privileged container, except the agent in
-    // the documented `deviceAccess: privileged` mode; no host path (nothing loads the module
-    // yet, so nothing needs the host's kernel trees).
-    const privileged = containers(objects)
-      .filter((c) => c.securityContext?.privileged === true)
-      .map((c) => c.name);
+    // Least privilege holds in every scenario: no privileged container, except the agent in the
+    // documented `deviceAccess: privileged` mode; no capability added but the loader's
+    // SYS_MODULE; every capability dropped, no privilege escalation, RuntimeDefault seccomp and
+    // a read-only root everywhere; no host namespace; no token mounted in a node-side pod.
+    const all = containers(objects);
+    const privileged = all.filter((c) => c.securityContext?.privileged === true).map((c) => c.name);
     expect(privileged).toEqual(file.endsWith('privileged-device-values.yaml') ? ['agent'] : []);
+    for (const c of all.filter((x) => x.securityContext?.privileged !== true)) {
+      expect([c.name, c.securityContext?.capabilities?.drop]).toEqual([c.name, ['ALL']]);
+      expect([c.name, c.securityContext?.capabilities?.add ?? []]).toEqual([
+        c.name,
+        c.name === 'loader' ? ['SYS_MODULE'] : [],
+      ]);
+      expect([c.name, c.securityContext?.allowPrivilegeEscalation]).toEqual([c.name, false]);
+    }
+    for (const c of all)
+      expect([c.name, c.securityContext?.readOnlyRootFilesystem]).toEqual([c.name, true]);
     for (const o of objects.filter((x) => ['DaemonSet', 'Deployment', 'Pod'].includes(x.kind))) {
-      expect((podSpec(o).volumes ?? []).filter((v) => v.hostPath !== undefined)).toEqual([]);
+      const spec = podSpec(o) as ReturnType<typeof podSpec> & { hostIPC?: boolean };
+      expect([o.metadata.name, spec.hostPID, spec.hostNetwork, spec.hostIPC]).toEqual([
+        o.metadata.name,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      if (o.kind === 'DaemonSet') expect(automount(o)).toBe(false);
+      // Host paths only where the design needs them; read-only but for the two the loader and
+      // the device plugin write (the build cache, the kubelet's socket folder).
+      const writable = hostMounts(o).filter((m) => !m.endsWith('(ro)'));
+      const allowed = /^(loader: \S+ -> \/var\/cache\/rewind\/modules|device-plugin: (\S+) -> \2)$/;
+      expect(writable.filter((m) => !allowed.test(m))).toEqual([]);
+      if (o.kind !== 'DaemonSet') expect(hostMounts(o)).toEqual([]);
     }
   });
 });
+
+/** The pod's automountServiceAccountToken. */
+function automount(o: K8sObject): boolean | undefined {
+  return (podSpec(o) as unknown as { automountServiceAccountToken?: boolean })
+    .automountServiceAccountToken;
+}
 
 describe('default values', () => {
   let objects: K8sObject[];
@@ -64,17 +118,17 @@ describe('default values', () => {
     objects = await render();
   });
 
-  test('renders the agent, controller, RBAC, Services, TLS, PVC, NetworkPolicy and helm test', () => {
+  test('renders the agent, node pods, controller, RBAC, Services, TLS, PVC, NetworkPolicies and helm test', () => {
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(kinds).toEqual(
       [
-        'ClusterRole/rewind-agent',
         'ClusterRole/rewind-controller',
-        'ClusterRoleBinding/rewind-agent',
         'ClusterRoleBinding/rewind-controller',
         'DaemonSet/rewind-agent',
+        'DaemonSet/rewind-node',
         'Deployment/rewind-controller',
         'NetworkPolicy/rewind-agent',
+        'NetworkPolicy/rewind-node',
         'PersistentVolumeClaim/rewind-controller-traces',
         'Pod/rewind-test',
         'Role/rewind-controller',
@@ -83,31 +137,89 @@ describe('default values', () => {
         'Secret/rewind-controller-tls',
         'Service/rewind-agent',
         'Service/rewind-controller',
+        'Service/rewind-node',
         'ServiceAccount/rewind-agent',
         'ServiceAccount/rewind-controller',
       ].sort(),
     );
   });
 
-  test('agent: hostPID, no init container, unprivileged agent', () => {
-    const ds = find(objects, 'DaemonSet')[0];
+  test('no role is bound to the agent: its ServiceAccount is an identity without a token', () => {
+    const bound = objects
+      .filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')
+      .flatMap((o) =>
+        (o as unknown as { subjects: { name: string }[] }).subjects.map((s) => s.name),
+      );
+    expect(bound).not.toContain('rewind-agent');
+    const sa = find(objects, 'ServiceAccount', 'rewind-agent')[0] as unknown as {
+      automountServiceAccountToken?: boolean;
+    };
+    expect(sa.automountServiceAccountToken).toBe(false);
+  });
+
+  test('agent: unprivileged, requests the device from our plugin, no init container, one host path', () => {
+    const ds = find(objects, 'DaemonSet', 'rewind-agent')[0];
     const spec = podSpec(ds);
-    expect(spec.hostPID).toBe(true);
-    expect(spec.hostNetwork).toBeUndefined();
     expect(spec.serviceAccountName).toBe('rewind-agent');
-    // The module loader (`rewind-agent load-module`) comes with the agent issue.
+    expect(automount(ds)).toBe(false);
     expect(spec.initContainers).toBeUndefined();
+    expect(spec.containers.map((c) => c.name)).toEqual(['agent']);
     const agent = spec.containers[0];
-    expect(agent.command).toEqual(['node', 'dist/agent/main.js']);
-    expect(agent.securityContext?.privileged).toBe(false);
-    expect(agent.securityContext?.allowPrivilegeEscalation).toBe(false);
-    expect(agent.securityContext?.readOnlyRootFilesystem).toBe(true);
-    expect(agent.securityContext?.capabilities?.drop).toEqual(['ALL']);
-    expect(agent.securityContext?.capabilities?.add ?? []).toEqual([]);
-    expect(agent.resources?.limits?.['smarter-devices/rewind']).toBe('1');
+    expect(agent.command).toEqual(['node', 'dist/agent/main.js', 'serve']);
+    expect(agent.securityContext).toEqual({
+      runAsUser: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(agent.resources?.limits).toEqual({ memory: '512Mi', 'rewind.dev/recorder': '1' });
+    expect(hostMounts(ds)).toEqual(['agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)']);
     const dsSpec = ds.spec as { updateStrategy: { type: string } };
     expect(dsSpec.updateStrategy.type).toBe('RollingUpdate');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
+    const probes = agent as unknown as Record<string, { httpGet: { path: string; port: string } }>;
+    expect(probes.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(probes.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+  });
+
+  test('node DaemonSet: the loader with SYS_MODULE only, the device plugin with nothing, node-critical', () => {
+    const ds = find(objects, 'DaemonSet', 'rewind-node')[0];
+    const spec = podSpec(ds);
+    expect(spec.priorityClassName).toBe('system-node-critical');
+    expect(spec.serviceAccountName).toBe('rewind-agent');
+    expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(spec.containers.map((c) => [c.name, c.command])).toEqual([
+      ['loader', ['node', 'dist/agent/main.js', 'load-module']],
+      ['device-plugin', ['node', 'dist/agent/main.js', 'device-plugin']],
+    ]);
+    const [loader, plugin] = spec.containers;
+    expect(loader.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['SYS_MODULE'] });
+    expect(loader.securityContext?.privileged).toBe(false);
+    expect(loader.securityContext?.runAsUser).toBe(0);
+    expect(plugin.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
+    expect(plugin.securityContext?.runAsUser).toBe(0);
+    for (const c of spec.containers)
+      expect((c.securityContext as { seccompProfile?: unknown }).seccompProfile).toEqual({
+        type: 'RuntimeDefault',
+      });
+    expect(hostMounts(ds)).toEqual([...LOADER_MOUNTS, ...PLUGIN_MOUNTS]);
+    // The build cache is created on first use; the rest must exist on a node.
+    const types = Object.fromEntries(
+      (spec.volumes ?? [])
+        .filter((v) => v.hostPath)
+        .map((v) => [v.hostPath!.path, (v.hostPath as { type?: string }).type]),
+    );
+    expect(types['/var/cache/rewind/modules']).toBe('DirectoryOrCreate');
+    expect(types['/lib/modules']).toBe('Directory');
+    // A node that cannot load the module keeps a ready loader: rollouts are not held hostage.
+    const probe = (c: unknown, which: string) =>
+      (c as Record<string, { httpGet: { path: string; port: string } }>)[which].httpGet;
+    expect(probe(loader, 'readinessProbe')).toEqual({ path: '/healthz', port: 'loader-health' });
+    expect(probe(loader, 'livenessProbe')).toEqual({ path: '/healthz', port: 'loader-health' });
+    expect(probe(plugin, 'readinessProbe')).toEqual({ path: '/readyz', port: 'plugin-health' });
   });
 
   test('controller: non-root, read-only root filesystem, traces on the PVC', () => {
@@ -127,18 +239,19 @@ describe('default values', () => {
     expect((deploy.spec as { strategy?: { type: string } }).strategy?.type).toBe('Recreate');
   });
 
-  test('NetworkPolicy admits only the controller to the snapshot port', () => {
-    const np = find(objects, 'NetworkPolicy')[0].spec as {
+  test('NetworkPolicies: only the controller reaches the API port; node pods only their health ports', () => {
+    type Policy = {
       podSelector: { matchLabels: Record<string, string> };
       ingress: {
         from?: { podSelector: { matchLabels: Record<string, string> } }[];
         ports: { port: string }[];
       }[];
     };
+    const np = find(objects, 'NetworkPolicy', 'rewind-agent')[0].spec as Policy;
     expect(np.podSelector.matchLabels['app.kubernetes.io/component']).toBe('agent');
-    const snapshotRules = np.ingress.filter((r) => r.ports.some((p) => p.port === 'snapshot'));
-    expect(snapshotRules).toHaveLength(1);
-    expect(snapshotRules[0].from).toEqual([
+    const apiRules = np.ingress.filter((r) => r.ports.some((p) => p.port === 'api'));
+    expect(apiRules).toHaveLength(1);
+    expect(apiRules[0].from).toEqual([
       {
         podSelector: {
           matchLabels: {
@@ -148,6 +261,38 @@ describe('default values', () => {
           },
         },
       },
+    ]);
+    const node = find(objects, 'NetworkPolicy', 'rewind-node')[0].spec as Policy;
+    expect(node.podSelector.matchLabels['app.kubernetes.io/component']).toBe('node');
+    expect(node.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([
+      'loader-health',
+      'plugin-health',
+    ]);
+  });
+
+  test('Service ports resolve to the containers: api 9401, health 9402, loader 9403, plugin 9404', () => {
+    const resolved = (service: string, workload: string) => {
+      const ports = (
+        find(objects, 'Service', service)[0].spec as {
+          ports: { name: string; port: number; targetPort: string }[];
+        }
+      ).ports;
+      const named = podSpec(find(objects, 'DaemonSet', workload)[0]).containers.flatMap(
+        (c) => (c as unknown as { ports: { name: string; containerPort: number }[] }).ports,
+      );
+      return ports.map((p) => [
+        p.name,
+        p.port,
+        named.find((n) => n.name === p.targetPort)?.containerPort,
+      ]);
+    };
+    expect(resolved('rewind-agent', 'rewind-agent')).toEqual([
+      ['api', 9401, 9401],
+      ['health', 9402, 9402],
+    ]);
+    expect(resolved('rewind-node', 'rewind-node')).toEqual([
+      ['loader-health', 9403, 9403],
+      ['plugin-health', 9404, 9404],
     ]);
   });
 
@@ -170,20 +315,76 @@ describe('default values', () => {
     );
     expect(controllerCert.checkHost('rewind-controller.rewind-system.svc')).toBeDefined();
     expect(agentCert.checkHost('rewind-controller.rewind-system.svc')).toBeUndefined();
+    // The identity the agents require is the controller certificate's common name.
+    const env = (
+      podSpec(find(objects, 'DaemonSet', 'rewind-agent')[0]).containers[0] as unknown as {
+        env: { name: string; value?: string }[];
+      }
+    ).env;
+    const identity = env.find((e) => e.name === 'REWIND_CONTROLLER_IDENTITY')?.value;
+    expect(controllerCert.subject).toBe(`CN=${identity}`);
   });
 });
 
-describe('scenarios', () => {
-  test('privileged device access: the agent privileged, no device resource', async () => {
+describe('device access modes', () => {
+  const agentOf = (objects: K8sObject[]) => podSpec(find(objects, 'DaemonSet', 'rewind-agent')[0]);
+  const nodeContainers = (objects: K8sObject[]) =>
+    find(objects, 'DaemonSet', 'rewind-node').flatMap((o) =>
+      podSpec(o).containers.map((c) => c.name),
+    );
+
+  test('privileged: the agent privileged with the host /dev read-only, no device resource, no plugin', async () => {
     const objects = await render({ valuesFiles: [scenario('privileged-device')] });
-    const ds = find(objects, 'DaemonSet')[0];
-    const spec = podSpec(ds);
-    expect(spec.containers[0].securityContext?.privileged).toBe(true);
-    expect(spec.containers[0].resources?.limits?.['smarter-devices/rewind']).toBeUndefined();
+    const ds = find(objects, 'DaemonSet', 'rewind-agent')[0];
+    const spec = agentOf(objects);
+    expect(spec.containers[0].securityContext).toEqual({
+      privileged: true,
+      readOnlyRootFilesystem: true,
+    });
+    expect(Object.keys(spec.containers[0].resources?.limits ?? {})).toEqual(['memory']);
+    expect(hostMounts(ds)).toEqual([
+      'agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)',
+      'agent: /dev -> /host/dev (ro)',
+    ]);
+    expect(nodeContainers(objects)).toEqual(['loader']);
+    expect(hostMounts(find(objects, 'DaemonSet', 'rewind-node')[0])).toEqual(LOADER_MOUNTS);
     expect(spec.priorityClassName).toBe('system-node-critical');
     expect((ds.spec as { updateStrategy: { type: string } }).updateStrategy.type).toBe('OnDelete');
   });
 
+  test("external: the agent requests the other plugin's resource; nothing of ours on the node", async () => {
+    const objects = await render({ valuesFiles: [scenario('external-device')] });
+    const agent = agentOf(objects).containers[0];
+    expect(agent.securityContext?.privileged).toBe(false);
+    expect(agent.resources?.limits).toEqual({ memory: '512Mi', 'smarter-devices/rewind': '1' });
+    expect(find(objects, 'DaemonSet').map((o) => o.metadata.name)).toEqual(['rewind-agent']);
+    expect(find(objects, 'Service', 'rewind-node')).toEqual([]);
+    expect(find(objects, 'NetworkPolicy', 'rewind-node')).toEqual([]);
+  });
+
+  test('external with the loader: the node DaemonSet keeps only the loader', async () => {
+    const objects = await render({
+      set: ['agent.deviceAccess=external', 'agent.devicePlugin.resourceName=example.com/rewind'],
+    });
+    expect(nodeContainers(objects)).toEqual(['loader']);
+    const ports = (find(objects, 'Service', 'rewind-node')[0].spec as { ports: { name: string }[] })
+      .ports;
+    expect(ports.map((p) => p.name)).toEqual(['loader-health']);
+  });
+
+  test('devicePlugin without the loader (the module loaded by other means): the plugin alone', async () => {
+    const objects = await render({ set: ['node.loader.enabled=false'] });
+    expect(nodeContainers(objects)).toEqual(['device-plugin']);
+    expect(hostMounts(find(objects, 'DaemonSet', 'rewind-node')[0])).toEqual(PLUGIN_MOUNTS);
+  });
+
+  test('without the host cgroup tree the agent has no host path at all', async () => {
+    const objects = await render({ set: ['agent.hostCgroup=false'] });
+    expect(hostMounts(find(objects, 'DaemonSet', 'rewind-agent')[0])).toEqual([]);
+  });
+});
+
+describe('scenarios', () => {
   test('cert-manager: Certificates into the same Secrets, no chart-made keys', async () => {
     const objects = await render({ valuesFiles: [scenario('cert-manager')] });
     expect(find(objects, 'Secret')).toHaveLength(0);
@@ -192,21 +393,58 @@ describe('scenarios', () => {
     );
     expect(certs).toEqual(expect.arrayContaining(['rewind-agent-tls', 'rewind-controller-tls']));
     expect(find(objects, 'Issuer')).toHaveLength(2);
+    // The identity the agents require is the controller certificate's common name here too.
+    const controllerCert = find(objects, 'Certificate', 'rewind-controller')[0].spec as {
+      commonName: string;
+    };
+    expect(controllerCert.commonName).toBe('rewind-controller');
   });
 
-  test('monitoring: a ServiceMonitor per component and the alert rules', async () => {
+  test('monitoring: ServiceMonitors on the health ports, the alert rules', async () => {
     const objects = await render({ valuesFiles: [scenario('monitoring')] });
-    expect(
-      find(objects, 'ServiceMonitor')
-        .map((o) => o.metadata.name)
-        .sort(),
-    ).toEqual(['rewind-agent', 'rewind-controller']);
+    const monitors = Object.fromEntries(
+      find(objects, 'ServiceMonitor').map((o) => [
+        o.metadata.name,
+        (o.spec as { endpoints: { port: string; path: string; relabelings?: unknown[] }[] })
+          .endpoints,
+      ]),
+    );
+    expect(Object.keys(monitors).sort()).toEqual([
+      'rewind-agent',
+      'rewind-controller',
+      'rewind-node',
+    ]);
+    // Each endpoint's port name is a Service port whose number is a health port.
+    const servicePort = (service: string, name: string) =>
+      (
+        find(objects, 'Service', service)[0].spec as { ports: { name: string; port: number }[] }
+      ).ports.find((p) => p.name === name)?.port;
+    const scraped = Object.entries(monitors).flatMap(([name, endpoints]) =>
+      endpoints.map((e) => [name, e.path, servicePort(name, e.port), e.relabelings !== undefined]),
+    );
+    expect(scraped).toEqual([
+      ['rewind-agent', '/metrics', 9402, true],
+      ['rewind-node', '/metrics', 9403, true],
+      ['rewind-node', '/metrics', 9404, true],
+      ['rewind-controller', '/metrics', 9090, false],
+    ]);
     const rule = find(objects, 'PrometheusRule')[0];
     expect(rule.metadata.labels?.release).toBe('kube-prometheus-stack');
-    const text = JSON.stringify(rule.spec);
-    expect(text).toContain('RewindEventsLost');
-    expect(text).toContain('{{ $labels.node }}');
-    expect(text).toContain('> 0.05');
+    const alerts = (rule.spec as { groups: { rules: { alert: string; expr: string }[] }[] })
+      .groups[0].rules;
+    expect(alerts.map((r) => r.alert)).toEqual([
+      'RewindAgentDown',
+      'RewindRecorderNotRecording',
+      'RewindEventsRefused',
+      'RewindRecorderWindowShort',
+      'RewindSnapshotsFailing',
+      'RewindSnapshotRequestsRejected',
+      'RewindNodePodDown',
+      'RewindModuleNotLoaded',
+      'RewindControllerDown',
+    ]);
+    expect(alerts.find((r) => r.alert === 'RewindRecorderWindowShort')?.expr).toContain('< 30');
+    expect(JSON.stringify(rule.spec)).toContain('{{ $labels.node }}');
   });
 
   test('HA controller: replicas on ReadWriteMany storage, image pinned by digest', async () => {
@@ -219,13 +457,21 @@ describe('scenarios', () => {
     );
   });
 
-  test('agent only: no controller objects, no NetworkPolicy', async () => {
+  test("agent only: no controller objects, no agent NetworkPolicy, the remote controller's identity", async () => {
     const objects = await render({ valuesFiles: [scenario('agent-only')] });
     expect(
       objects.some((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'controller'),
     ).toBe(false);
-    expect(find(objects, 'NetworkPolicy')).toHaveLength(0);
-    expect(find(objects, 'DaemonSet')).toHaveLength(1);
+    expect(find(objects, 'NetworkPolicy', 'rewind-agent')).toHaveLength(0);
+    expect(find(objects, 'DaemonSet')).toHaveLength(2);
+    const env = (
+      podSpec(find(objects, 'DaemonSet', 'rewind-agent')[0]).containers[0] as unknown as {
+        env: { name: string; value?: string }[];
+      }
+    ).env;
+    expect(env.find((e) => e.name === 'REWIND_CONTROLLER_IDENTITY')?.value).toBe(
+      'rewind-controller.observability',
+    );
   });
 });
 
@@ -235,6 +481,10 @@ describe('guards and schema', () => {
     [['agent.enabled=false', 'controller.enabled=false'], 'nothing to deploy'],
     [['controller.enabled=false'], 'agent.networkPolicy.enabled admits only this release'],
     [
+      ['controller.enabled=false', 'agent.networkPolicy.enabled=false'],
+      'controller.enabled is false: set agent.controllerIdentity',
+    ],
+    [
       ['controller.persistence.enabled=false', 'controller.persistence.existingClaim=old'],
       'existingClaim is set but controller.persistence.enabled is false',
     ],
@@ -243,27 +493,71 @@ describe('guards and schema', () => {
       ['controller.drainSeconds=30', 'controller.terminationGracePeriodSeconds=30'],
       'controller.drainSeconds (30) must be less than controller.terminationGracePeriodSeconds (30)',
     ],
-    [['agent.healthPort=9443'], 'agent.healthPort and agent.snapshotPort are both 9443'],
+    [
+      ['node.drainSeconds=30', 'node.terminationGracePeriodSeconds=20'],
+      'node.drainSeconds (30) must be less than node.terminationGracePeriodSeconds (20)',
+    ],
+    [['agent.healthPort=9401'], 'agent.healthPort and agent.apiPort are both 9401'],
+    [
+      ['node.devicePlugin.healthPort=9403'],
+      'node.loader.healthPort and node.devicePlugin.healthPort are both 9403',
+    ],
     [
       ['controller.webhookPort=9090'],
       'controller.healthPort and controller.webhookPort are both 9090',
+    ],
+    [
+      ['agent.deviceAccess=external'],
+      'agent.deviceAccess=external: set agent.devicePlugin.resourceName',
     ],
   ])('fails clearly on %j', async (set, message) => {
     await expect(render({ set })).rejects.toThrow(message);
   });
 
+  test('the guards let what can work through', async () => {
+    // Ports may collide across pods, and the plugin's port is free when there is no plugin.
+    await expect(
+      render({ set: ['agent.deviceAccess=privileged', 'node.devicePlugin.healthPort=9403'] }),
+    ).resolves.toBeDefined();
+    await expect(
+      render({ set: ['node.loader.healthPort=9402', 'node.devicePlugin.healthPort=9401'] }),
+    ).resolves.toBeDefined();
+  });
+
   test.each([
     [['agent.bogus=1'], "additional properties 'bogus' not allowed"],
     [['bogus=1'], "additional properties 'bogus' not allowed"],
-    [['agent.deviceAccess=host'], "value must be one of 'devicePlugin', 'privileged'"],
-    [['agent.snapshotPort=70000'], 'snapshotPort'],
+    [['agent.deviceAccess=host'], "value must be one of 'devicePlugin', 'privileged', 'external'"],
+    [['agent.apiPort=70000'], 'apiPort'],
+    // Gone: the port nothing served, the module parameters the module never had.
+    [['agent.snapshotPort=9443'], "additional properties 'snapshotPort' not allowed"],
+    [['agent.module.parameters.subbuf_size=1'], "additional properties 'module' not allowed"],
     [['tls.mode=manual'], "value must be one of 'helm', 'cert-manager'"],
     [['agent.healthPort=0'], 'healthPort'],
     [['controller.logLevel=bogus'], 'logLevel'],
     [['agent.metricsPort=9090'], "additional properties 'metricsPort' not allowed"],
     [['controller.persistence.size=lots'], 'size'],
+    [['agent.ring.subbufBytes=100000'], 'subbufBytes'],
+    [['agent.ring.subbufs=3'], 'subbufs'],
+    [['agent.ring.mode=ring'], "value must be one of 'overwrite', 'discard'"],
+    [['agent.ring.probes=sched_switch\\,bogus'], 'probes'],
+    [['node.loader.load=maybe'], "value must be one of 'auto', 'never'"],
+    [['node.loader.allowedReleases={6.1.0 amd64}'], 'allowedReleases'],
+    [['node.devicePlugin.devices=0'], 'devices'],
+    [['agent.devicePlugin.resourceName=recorder'], 'resourceName'],
+    [
+      ['monitoring.prometheusRule.lostEventsRatio=0.1'],
+      "additional properties 'lostEventsRatio' not allowed",
+    ],
   ])('values.schema.json rejects %j', async (set, message) => {
     await expect(render({ set })).rejects.toThrow(message);
+  });
+
+  test("the schema's probe names are the module's", () => {
+    const schema = JSON.parse(readFileSync(path.join(CHART_DIR, 'values.schema.json'), 'utf8'));
+    const pattern: string = schema.properties.agent.properties.ring.properties.probes.pattern;
+    const names = /^\^\(all\|\(([^)]*)\)/.exec(pattern)?.[1].split('|');
+    expect(names).toEqual([...PROBES]);
   });
 
   test('the schema closes every object it describes', () => {

@@ -1,6 +1,13 @@
 /**
- * Pod Security admission of the rendered workloads: the controller and the helm test pod pass
- * "restricted"; the agent needs "privileged", and the API server says exactly why.
+ * Pod Security admission of the rendered workloads, judged by the API server's own admission
+ * (namespaces labelled enforce+warn; a workload that would violate gets the exact reasons as
+ * warnings, a Pod is refused):
+ * - the controller and the helm test pod pass "restricted";
+ * - the agent passes "baseline" once its one host path (the node's cgroup tree,
+ *   agent.hostCgroup) is off; it runs as root (the device is 0600 root), so never "restricted";
+ *   with the host cgroup tree, or in deviceAccess=privileged, it needs "privileged";
+ * - the node DaemonSet (CAP_SYS_MODULE, host paths) needs "privileged": the namespace label
+ *   NOTES.txt prints.
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -9,72 +16,113 @@ import { CHART_DIR } from './chart';
 import { RELEASE, useCluster } from './cluster';
 
 const cluster = useCluster({ install: false });
+type Level = 'restricted' | 'baseline' | 'privileged';
 
 describe('Pod Security admission', () => {
-  const restricted = 'psa-restricted';
-  const dryRun = async (template: string, values: string[] = []): Promise<RunResult> => {
+  const namespace = (level: Level) => `psa-${level}`;
+  const dryRun = async (
+    level: Level,
+    template: string,
+    set: string[] = [],
+    files: string[] = [],
+  ): Promise<RunResult> => {
     const rendered = await run('helm', [
       'template',
       RELEASE,
       CHART_DIR,
       '-n',
-      restricted,
+      namespace(level),
       '--show-only',
       template,
-      ...values.flatMap((f) => ['-f', f]),
+      ...files.flatMap((f) => ['-f', f]),
+      ...set.flatMap((s) => ['--set', s]),
     ]);
     expect(rendered.code).toBe(0);
-    const file = path.join(cluster.scratch, path.basename(template));
+    const file = path.join(cluster.scratch, `${level}-${path.basename(template)}`);
     writeFileSync(file, rendered.stdout);
     return cluster.cp.kubectl(['create', '--dry-run=server', '-f', file]);
   };
+  /** The violations the API server names for a workload, one per line, sorted. */
+  const violations = (r: RunResult): string[] => {
+    expect(r.code).toBe(0);
+    const m = /would violate PodSecurity "[a-z]+:latest": (.*)$/m.exec(r.stderr);
+    return m ? m[1].split(/, (?=[a-z][^,]* \()/).sort() : [];
+  };
 
   beforeAll(async () => {
-    await cluster.cp.kubectlOk(['create', 'namespace', restricted]);
-    await cluster.cp.kubectlOk([
-      'label',
-      'namespace',
-      restricted,
-      'pod-security.kubernetes.io/enforce=restricted',
-      'pod-security.kubernetes.io/warn=restricted',
-    ]);
-    // No controller-manager here to create each namespace's "default" ServiceAccount.
-    await cluster.cp.kubectlOk(['-n', restricted, 'create', 'serviceaccount', 'default']);
+    for (const level of ['restricted', 'baseline', 'privileged'] as Level[]) {
+      await cluster.cp.kubectlOk(['create', 'namespace', namespace(level)]);
+      await cluster.cp.kubectlOk([
+        'label',
+        'namespace',
+        namespace(level),
+        `pod-security.kubernetes.io/enforce=${level}`,
+        `pod-security.kubernetes.io/warn=${level}`,
+      ]);
+      // No controller-manager here to create each namespace's "default" ServiceAccount.
+      await cluster.cp.kubectlOk(['-n', namespace(level), 'create', 'serviceaccount', 'default']);
+    }
   });
 
   test('the controller and the helm test pod pass "restricted"', async () => {
-    const deployment = await dryRun('templates/controller/deployment.yaml');
-    expect(deployment.code).toBe(0);
-    expect(deployment.stderr).not.toContain('would violate PodSecurity');
+    const deployment = await dryRun('restricted', 'templates/controller/deployment.yaml');
+    expect(violations(deployment)).toEqual([]);
     // Pods are enforced, not only warned about: this one would be refused if it violated.
-    const pod = await dryRun('templates/tests/test-health.yaml');
+    const pod = await dryRun('restricted', 'templates/tests/test-health.yaml');
     expect(pod.stderr).toBe('');
     expect(pod.code).toBe(0);
-    // ...as this one is: the same pod with the agent's hostPID.
-    const hostPid = await cluster.createObject({
+    // ...as this one is: a root pod like the agent.
+    const root = await cluster.createObject({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'host-pid', namespace: restricted },
-      spec: { hostPID: true, containers: [{ name: 'c', image: 'rewind:0.1.0' }] },
+      metadata: { name: 'root', namespace: namespace('restricted') },
+      spec: {
+        containers: [{ name: 'c', image: 'rewind:0.1.0', securityContext: { runAsUser: 0 } }],
+      },
     });
-    expect(hostPid.code).not.toBe(0);
-    expect(hostPid.stderr).toContain(
-      'violates PodSecurity "restricted:latest": host namespaces (hostPID=true)',
-    );
+    expect(root.code).not.toBe(0);
+    expect(root.stderr).toContain('violates PodSecurity "restricted:latest"');
   });
 
-  test('the agent needs "privileged", and the API server says exactly why', async () => {
-    const ds = await dryRun('templates/agent/daemonset.yaml');
-    expect(ds.stderr).toContain('would violate PodSecurity "restricted:latest"');
-    expect(ds.stderr).toContain('host namespaces (hostPID=true)');
-    // Root for the 0600 device, but unprivileged in the default (device plugin) mode.
-    expect(ds.stderr).toContain('runAsNonRoot != true');
-    expect(ds.stderr).not.toContain('privileged (container');
-    const privileged = await dryRun('templates/agent/daemonset.yaml', [
-      path.join(CHART_DIR, 'ci', 'privileged-device-values.yaml'),
+  test('the agent without the host cgroup tree passes "baseline"; root keeps it from "restricted"', async () => {
+    const noHostPath = ['agent.hostCgroup=false'];
+    expect(
+      violations(await dryRun('baseline', 'templates/agent/daemonset.yaml', noHostPath)),
+    ).toEqual([]);
+    expect(
+      violations(await dryRun('restricted', 'templates/agent/daemonset.yaml', noHostPath)),
+    ).toEqual([
+      'runAsNonRoot != true (container "agent" must not set securityContext.runAsNonRoot=false)',
+      'runAsUser=0 (container "agent" must not set runAsUser=0)',
     ]);
-    expect(privileged.stderr).toContain(
-      'privileged (container "agent" must not set securityContext.privileged=true)',
+  });
+
+  test('the default agent needs "privileged" for its one host path, and nothing else', async () => {
+    expect(violations(await dryRun('baseline', 'templates/agent/daemonset.yaml'))).toEqual([
+      'hostPath volumes (volume "host-cgroup")',
+    ]);
+    expect(violations(await dryRun('privileged', 'templates/agent/daemonset.yaml'))).toEqual([]);
+  });
+
+  test('the agent in deviceAccess=privileged needs "privileged"', async () => {
+    const privileged = await dryRun(
+      'baseline',
+      'templates/agent/daemonset.yaml',
+      [],
+      [path.join(CHART_DIR, 'ci', 'privileged-device-values.yaml')],
     );
+    expect(violations(privileged)).toEqual([
+      'hostPath volumes (volumes "host-cgroup", "host-dev")',
+      'privileged (container "agent" must not set securityContext.privileged=true)',
+    ]);
+  });
+
+  test('the node DaemonSet needs "privileged": SYS_MODULE and its host paths, nothing else', async () => {
+    const baseline = violations(await dryRun('baseline', 'templates/node/daemonset.yaml'));
+    expect(baseline).toEqual([
+      'hostPath volumes (volumes "host-modules", "host-usr-src", "build-cache", "host-securityfs", "kubelet-device-plugins", "host-dev")',
+      'non-default capabilities (container "loader" must not include "SYS_MODULE" in securityContext.capabilities.add)',
+    ]);
+    expect(violations(await dryRun('privileged', 'templates/node/daemonset.yaml'))).toEqual([]);
   });
 });

@@ -91,6 +91,24 @@ export function uapiTable(table: 'REWIND_STATS_COUNTERS' | 'REWIND_PROBE_TABLE')
   return rows;
 }
 
+/**
+ * The versions the headers define: `REWIND_ABI_VERSION` (uapi/rewind.h) and
+ * `REWIND_FORMAT_VERSION` (rewind/format.h). Read from the headers, so a test compares what the
+ * module reports with the source it was built from, never with a copy of a number.
+ */
+export function headerVersions(): { abi: number; format: number } {
+  const define = (file: string, name: string): number => {
+    const text = readFileSync(join(projectRoot, 'kmod', 'include', file), 'utf8');
+    const m = new RegExp(`^#define ${name}\\s+(\\d+)\\s*$`, 'm').exec(text);
+    if (!m) throw new Error(`${name} not found in kmod/include/${file}`);
+    return Number(m[1]);
+  };
+  return {
+    abi: define('uapi/rewind.h', 'REWIND_ABI_VERSION'),
+    format: define('rewind/format.h', 'REWIND_FORMAT_VERSION'),
+  };
+}
+
 /** (Re)loads the module with the given parameters; busybox's static insmod starts fast. */
 export const reload = (vm: Vm, params = ''): Promise<string> =>
   vm.run(`busybox rmmod rewind 2>/dev/null; busybox insmod ${KO} ${params}`);

@@ -1,11 +1,14 @@
 // The built agent and controller, started as real processes the way their containers start them
 // (node dist/<name>/main.js) and the way a new user starts them (npm run <name>): they serve their
 // endpoints, fail readiness on SIGTERM and exit 0; a start that cannot serve exits 1 with one line
-// on stderr naming the cause. The agent needs the native addon (npm run build:native).
+// on stderr naming the cause. The agent needs the native addon (npm run build:native). On this
+// host there is no module, so the agent is alive but not ready: its readiness and health say why.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTestPki } from '../agent/certs';
 
 const root = join(__dirname, '..', '..');
 
@@ -59,32 +62,55 @@ function logLine(
   });
 }
 
+const pki = makeTestPki();
+afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
+
 const processes: {
   name: string;
+  /** How it names itself on stderr. */
+  program: string;
   portVariable: string;
   bindVariable: string;
   required: Record<string, string>;
   infoMetric: RegExp;
+  /** /healthz's and /readyz's bodies while running here. */
+  health: RegExp;
+  readiness: RegExp;
 }[] = [
   {
     name: 'agent',
+    program: 'rewind-agent serve',
     portVariable: 'REWIND_AGENT_HEALTH_PORT',
     bindVariable: 'REWIND_AGENT_BIND',
-    required: { NODE_NAME: 'node-under-test' },
-    infoMetric: /^rewind_agent_info\{node="node-under-test",version="0\.1\.0"\} 1$/m,
+    required: {
+      NODE_NAME: 'node-under-test',
+      REWIND_AGENT_API_PORT: '0',
+      REWIND_TLS_CERT: pki.agent.cert,
+      REWIND_TLS_KEY: pki.agent.key,
+      REWIND_TLS_CA: pki.ca,
+      REWIND_SNAPSHOT_DIR: mkdtempSync(join(tmpdir(), 'rewind-processes-')),
+      REWIND_DEVICE: '/nonexistent/rewind',
+    },
+    infoMetric:
+      /^rewind_agent_build_info\{version="0\.1\.0",kernel_release="[^"]+",abi_version="\d+",format_version="\d+"\} 1$/m,
+    health: /^degraded: no-device \(\/nonexistent\/rewind does not exist: the module is not loaded/,
+    readiness: /^not ready: recording: no-device: /,
   },
   {
     name: 'controller',
+    program: 'rewind-controller',
     portVariable: 'REWIND_CONTROLLER_HEALTH_PORT',
     bindVariable: 'REWIND_CONTROLLER_BIND',
     required: {},
     infoMetric: /^rewind_controller_info\{version="0\.1\.0"\} 1$/m,
+    health: /^ok$/,
+    readiness: /^ok$/,
   },
 ];
 
 describe.each(processes)('the $name process', (p) => {
   const main = join(root, 'dist', p.name, 'main.js');
-  const program = `rewind-${p.name}`;
+  const program = p.program;
   beforeAll(() => {
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build:ts\` first`);
   });
@@ -121,16 +147,19 @@ describe.each(processes)('the $name process', (p) => {
       const address = (started.listening as { health: string }).health;
       expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
       const url = `http://${address}`;
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      expect(await (await fetch(`${url}/readyz`)).text()).toBe('ok');
+      const healthz = await fetch(`${url}/healthz`);
+      expect(healthz.status).toBe(200);
+      expect(await healthz.text()).toMatch(p.health);
+      expect(await (await fetch(`${url}/readyz`)).text()).toMatch(p.readiness);
       expect(await (await fetch(`${url}/metrics`)).text()).toMatch(p.infoMetric);
 
       child.kill('SIGTERM');
       // Draining (2 s): still answering, no longer ready. Polled, not timed.
       let readyz = await fetch(`${url}/readyz`);
-      while (readyz.status === 200) readyz = await fetch(`${url}/readyz`);
+      while (!(await readyz.clone().text()).includes('shutdown'))
+        readyz = await fetch(`${url}/readyz`);
       expect(readyz.status).toBe(503);
-      expect(await readyz.text()).toBe('not ready: shutdown: shutting down');
+      expect(await readyz.text()).toMatch(/(^not ready: |; )shutdown: shutting down$/);
       const result = await exited;
       expect(result.code).toBe(0);
       expect(result.stderr).toBe('');
@@ -228,12 +257,12 @@ describe('the agent process', () => {
     expect(await run({})).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'rewind-agent: invalid configuration: NODE_NAME is not set\n',
+      stderr: 'rewind-agent serve: invalid configuration: NODE_NAME (--node-name) is not set\n',
     });
     const long = await run({ NODE_NAME: 'n'.repeat(254) });
     expect(long.code).toBe(1);
     expect(long.stderr).toMatch(
-      /^rewind-agent: invalid configuration: NODE_NAME="n{254}": must be at most 253 characters/,
+      /^rewind-agent serve: invalid configuration: NODE_NAME="n{254}": must be at most 253 characters/,
     );
   });
 });

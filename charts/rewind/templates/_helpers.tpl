@@ -5,7 +5,7 @@
 
 {{/*
 Full name: release name + chart name, unless the release name already contains the chart name.
-Components append "-agent" or "-controller", so the base is kept to 52 characters.
+Components append "-agent", "-node" or "-controller", so the base is kept to 52 characters.
 */}}
 {{- define "rewind.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -52,6 +52,20 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "rewind.agent.fullname" -}}
 {{- printf "%s-agent" (include "rewind.fullname" .) }}
+{{- end }}
+
+{{- define "rewind.node.fullname" -}}
+{{- printf "%s-node" (include "rewind.fullname" .) }}
+{{- end }}
+
+{{/* The node DaemonSet runs when it has a container: the loader, or our device plugin. */}}
+{{- define "rewind.node.enabled" -}}
+{{- if and .Values.agent.enabled (or .Values.node.loader.enabled (eq .Values.agent.deviceAccess "devicePlugin")) }}true{{ end }}
+{{- end }}
+
+{{/* The name the agent requires in the controller's client certificate. */}}
+{{- define "rewind.agent.controllerIdentity" -}}
+{{- default (include "rewind.controller.fullname" .) .Values.agent.controllerIdentity }}
 {{- end }}
 
 {{- define "rewind.controller.fullname" -}}
@@ -105,11 +119,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Probe block from a values map (httpGet added by the caller's path/port). */}}
+{{/* Probe block from a values map; call with (dict "path" "/healthz" "probe" $map), and
+"port" to name a port other than "health". */}}
 {{- define "rewind.probe" -}}
 httpGet:
   path: {{ .path }}
-  port: health
+  port: {{ default "health" .port }}
 initialDelaySeconds: {{ .probe.initialDelaySeconds }}
 periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
@@ -126,7 +141,7 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- fail (printf "controller.replicas=%d needs shared trace storage: set controller.persistence.enabled=true with accessMode ReadWriteMany" (int .Values.controller.replicas)) }}
 {{- end }}
 {{- if and .Values.agent.networkPolicy.enabled .Values.agent.enabled (not .Values.controller.enabled) }}
-{{- fail "agent.networkPolicy.enabled admits only this release's controller to the snapshot port, but controller.enabled is false: disable the NetworkPolicy or enable the controller" }}
+{{- fail "agent.networkPolicy.enabled admits only this release's controller to the snapshot API port, but controller.enabled is false: disable the NetworkPolicy or enable the controller" }}
 {{- end }}
 {{- range $component := list "agent" "controller" }}
 {{- $v := index $.Values $component }}
@@ -134,11 +149,27 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- fail (printf "%s.drainSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or the kubelet kills the process mid-drain" $component (int $v.drainSeconds) $component (int $v.terminationGracePeriodSeconds)) }}
 {{- end }}
 {{- end }}
-{{- range $pair := list (list "agent" "healthPort" "snapshotPort") (list "controller" "healthPort" "webhookPort") }}
+{{- range $pair := list (list "agent" "healthPort" "apiPort") (list "controller" "healthPort" "webhookPort") }}
 {{- $v := index $.Values (index $pair 0) }}
 {{- if and $v.enabled (eq (int (index $v (index $pair 1))) (int (index $v (index $pair 2)))) }}
 {{- fail (printf "%s.%s and %s.%s are both %d: each port needs its own number" (index $pair 0) (index $pair 1) (index $pair 0) (index $pair 2) (int (index $v (index $pair 1)))) }}
 {{- end }}
+{{- end }}
+{{- $node := .Values.node }}
+{{- if include "rewind.node.enabled" . }}
+{{- if ge (int $node.drainSeconds) (int $node.terminationGracePeriodSeconds) }}
+{{- fail (printf "node.drainSeconds (%d) must be less than node.terminationGracePeriodSeconds (%d), or the kubelet kills the process mid-drain" (int $node.drainSeconds) (int $node.terminationGracePeriodSeconds)) }}
+{{- end }}
+{{- /* The loader and the device plugin share their pod's network namespace. */}}
+{{- if and $node.loader.enabled (eq .Values.agent.deviceAccess "devicePlugin") (eq (int $node.loader.healthPort) (int $node.devicePlugin.healthPort)) }}
+{{- fail (printf "node.loader.healthPort and node.devicePlugin.healthPort are both %d: the two containers share their pod's network, each needs its own port" (int $node.loader.healthPort)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.agent.enabled (eq .Values.agent.deviceAccess "external") (eq .Values.agent.devicePlugin.resourceName "rewind.dev/recorder") }}
+{{- fail "agent.deviceAccess=external: set agent.devicePlugin.resourceName to the resource your device plugin advertises /dev/rewind as (rewind.dev/recorder is Rewind's own plugin's: use agent.deviceAccess=devicePlugin for it)" }}
+{{- end }}
+{{- if and .Values.agent.enabled (not .Values.controller.enabled) (not .Values.agent.controllerIdentity) }}
+{{- fail "controller.enabled is false: set agent.controllerIdentity to the name in your controller's client certificate, or the agents refuse every snapshot request" }}
 {{- end }}
 {{- if and $p.existingClaim (not $p.enabled) }}
 {{- fail "controller.persistence.existingClaim is set but controller.persistence.enabled is false: enable persistence or drop the claim" }}

@@ -12,6 +12,8 @@
  * fields whose type says "be" (network byte order, copied as is from packets).
  *
  * Changing anything here changes the format: bump REWIND_FORMAT_VERSION.
+ * native/'s decoder accepts only metadata whose event list is this table,
+ * so a trace is never misread by a decoder that does not know its events.
  */
 #ifndef REWIND_FORMAT_H
 #define REWIND_FORMAT_H
@@ -30,7 +32,11 @@ typedef uint32_t rw_u32;
 typedef uint64_t rw_u64;
 #endif
 
-#define REWIND_FORMAT_VERSION	1
+/*
+ * 1: events 0..30.
+ * 2: sched_process_cgroup (31), written by the fork and exec probes.
+ */
+#define REWIND_FORMAT_VERSION	2
 
 /*
  * A trace on disk is a directory: the TSDL text in REWIND_TRACE_METADATA and
@@ -129,6 +135,13 @@ enum rewind_field_size { REWIND_FIELD_TYPES(REWIND_X_FT_SIZE) };
  * (exits do not nest on one CPU for irq/softirq; the syscall number is in the
  * thread's sys_enter); sys_exit carries a 16-bit return value unless it does
  * not fit, then sys_exit_wide a 64-bit one.
+ *
+ * sched_process_cgroup names the cgroup v2 id of a thread (the inode number
+ * of its directory under /sys/fs/cgroup; 0 without CONFIG_CGROUPS) when it is
+ * forked and when it execs, so a thread that exits before the next statedump
+ * can still be put in its container. A new event rather than a field added
+ * to fork or exec: events are never changed. Its id (31) and any later one
+ * always take the 13-byte extended header.
  */
 #define REWIND_EVENTS(EV, F, END)					\
 	EV(SCHED_SWITCH, sched_switch, 0)				\
@@ -208,7 +221,9 @@ enum rewind_field_size { REWIND_FIELD_TYPES(REWIND_X_FT_SIZE) };
 	EV(STATEDUMP_CPU, statedump_cpu, 29)				\
 		F(U16, cpu) F(S32, current_tid) END()			\
 	EV(STATEDUMP_END, statedump_end, 30)				\
-		F(U32, nr_threads) END()
+		F(U32, nr_threads) END()				\
+	EV(SCHED_PROCESS_CGROUP, sched_process_cgroup, 31)		\
+		F(S32, tid) F(S32, pid) F(U64, cgroup_id) END()
 
 enum rewind_event_id {
 #define REWIND_X_ID(ID, name, num) REWIND_EV_##ID = num,

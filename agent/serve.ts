@@ -1,0 +1,167 @@
+/**
+ * `rewind-agent serve` (the I/O shell): the recorder, the snapshot API on the TLS port, health
+ * and metrics on the plain port. Order matters: configuration and certificates are checked
+ * before the kernel is touched; the servers listen before the recorder is opened, so /healthz
+ * can say why the recorder is not recording while the module is missing.
+ *
+ * On SIGTERM (common/lifecycle.ts): readiness fails, the drain passes, a snapshot in flight gets
+ * the close timeout to finish (else its connection is cut and its scratch folder removed), the
+ * device is closed — and the rings keep recording for the next agent.
+ */
+import { mkdirSync } from 'node:fs';
+import { release } from 'node:os';
+import type { Logger } from 'pino';
+import { healthApp, type Lifecycle } from '../common/lifecycle';
+import { clockSamples, nativeVersion, RewindDevice } from '../native';
+import { apiApp } from './api';
+import type { ServeConfig } from './config';
+import type { NodeContainers } from './containers';
+import { agentMetrics, refusalCounters } from './metrics';
+import { Recorder, type RecorderIo } from './recorder';
+import { windowSeconds } from './recorder-plan';
+import { SnapshotService } from './snapshot';
+import { buildStatus } from './status';
+import { tlsOptions, watchCertificates } from './tls';
+
+export interface ServeDeps {
+  recorderIo: RecorderIo;
+  /** The trace clock now (CLOCK_MONOTONIC ns, the module's clock). */
+  monotonicNow: () => bigint;
+  /** Starts keeping the node's container facts, exited ones for `retentionMs`. */
+  containers: (retentionMs: () => number) => NodeContainers;
+}
+
+export const defaultRecorderIo: RecorderIo = {
+  open: (path) => RewindDevice.open(path),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export async function startServe(
+  config: ServeConfig,
+  lifecycle: Lifecycle,
+  log: Logger,
+  deps: ServeDeps,
+): Promise<void> {
+  const tls = tlsOptions({ cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa });
+  mkdirSync(config.snapshotDir, { recursive: true });
+  const kernelRelease = release();
+  const version = nativeVersion();
+  const ring = {
+    subbufBytes: config.subbufBytes,
+    subbufs: config.subbufs,
+    mode: config.mode,
+    probes: config.probes,
+  };
+  const recorder = new Recorder(
+    { devicePath: config.device, ring, hostname: config.nodeName, reconfigure: config.reconfigure },
+    log,
+    deps.recorderIo,
+  );
+  const metrics = agentMetrics({
+    node: config.nodeName,
+    version,
+    kernelRelease,
+    recorder,
+    monotonicNow: deps.monotonicNow,
+  });
+  // Exited containers are kept as long as any CPU still holds their history (at least a minute).
+  const retentionMs = () => {
+    const now = deps.monotonicNow();
+    const windows = recorder.stats().map((s) => windowSeconds(s.oldestTimestamp, now));
+    return Math.max(60, ...windows) * 1000;
+  };
+  const containers = deps.containers(retentionMs);
+  const snapshots = new SnapshotService({
+    recorder,
+    scratchDir: config.snapshotDir,
+    node: config.nodeName,
+    kernelRelease,
+    agentVersion: version,
+    ring: { ...ring, probes: ring.probes === 'all' ? 'all' : [...ring.probes] },
+    clock: () => clockSamples(1)[0] as ReturnType<typeof clockSamples>[number],
+    containers: () => containers.refresh(),
+    log,
+    observe: (outcome, seconds, bytes) => metrics.snapshot(outcome, seconds, bytes),
+  });
+  const refusals = refusalCounters();
+  const status = () =>
+    buildStatus({
+      node: config.nodeName,
+      agentVersion: version,
+      kernelRelease,
+      recorder: recorder.state,
+      info: recorder.deviceInfo,
+      versions: recorder.versions,
+      stats: recorder.stats(),
+      refusalCounters: refusals,
+      monotonicNow: deps.monotonicNow(),
+      snapshotInFlight: snapshots.busy,
+    });
+
+  lifecycle.gates.add('recording', () =>
+    recorder.recording ? undefined : `${recorder.state.state}: ${recorder.state.detail}`,
+  );
+  const health = () => {
+    const s = recorder.state;
+    if (s.state === 'recording')
+      return {
+        alive: true,
+        detail: s.differences.length ? `recording (differs: ${s.differences.join('; ')})` : 'ok',
+      };
+    // Alive on purpose: restarting the agent cannot load a module or grant a device.
+    return { alive: true, detail: `degraded: ${s.state} (${s.detail})` };
+  };
+
+  await lifecycle.serve(
+    'health',
+    healthApp(metrics.registry, lifecycle.gates, health),
+    config.healthPort,
+    config.bind,
+  );
+  await lifecycle.serve(
+    'api',
+    apiApp({
+      controllerIdentity: config.controllerIdentity,
+      snapshots,
+      recording: () => ({
+        ok: recorder.recording,
+        why: `${recorder.state.state}: ${recorder.state.detail}`,
+      }),
+      stopping: () => lifecycle.stopping,
+      clock: clockSamples,
+      status,
+      metrics,
+      node: config.nodeName,
+    }),
+    config.apiPort,
+    config.bind,
+    tls,
+  );
+  const api = lifecycle.server('api');
+  const stopWatching = api
+    ? watchCertificates(
+        api as import('node:https').Server,
+        { cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa },
+        (event, detail) =>
+          event === 'reloaded'
+            ? log.info(detail)
+            : log.error(`certificate reload failed: ${detail}`),
+      )
+    : () => undefined;
+  lifecycle.onStop(async () => {
+    stopWatching();
+    await snapshots.settled();
+    await containers.stop();
+    recorder.stop();
+    log.info('stopped; the module keeps recording');
+  });
+  recorder.start();
+  log.info(
+    { node: config.nodeName, listening: lifecycle.addresses(), recorder: recorder.state.state },
+    'agent started',
+  );
+}

@@ -50,6 +50,13 @@ static const struct kernel_param_ops rewind_format_version_ops = {
 	.get = rewind_format_version_get,
 };
 
+/*
+ * The same versions in .modinfo, so a loader can tell a module file of
+ * another ABI before inserting it (modinfo -F rewind_abi rewind.ko).
+ */
+MODULE_INFO(rewind_abi, __stringify(REWIND_ABI_VERSION));
+MODULE_INFO(rewind_format, __stringify(REWIND_FORMAT_VERSION));
+
 module_param_cb(abi_version, &rewind_abi_version_ops, NULL, 0444);
 MODULE_PARM_DESC(abi_version, "ABI of /dev/rewind (read-only)");
 module_param_cb(format_version, &rewind_format_version_ops, NULL, 0444);

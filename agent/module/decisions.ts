@@ -184,6 +184,25 @@ export function versionVerdict(
   );
 }
 
+/**
+ * Why a module file must not be inserted: it declares other versions than this agent speaks, or
+ * none (built before modules declared them). undefined: it may be tried.
+ */
+export function fileVersionRefusal(
+  path: string,
+  declared: { abi: number; format: number } | undefined,
+  expected: Versions,
+): string | undefined {
+  if (!declared)
+    return `${path} declares no ABI version (rewind_abi in .modinfo): older than this agent, never tried`;
+  if (declared.abi === expected.abiVersion && declared.format === expected.formatVersion)
+    return undefined;
+  return (
+    `${path} has ABI ${declared.abi} and format ${declared.format}; this agent needs ABI ` +
+    `${expected.abiVersion} and format ${expected.formatVersion}: never tried`
+  );
+}
+
 /** The first retry after a failure waits this long; each further one twice as long, up to the cap. */
 export const RETRY_BASE_MS = 5_000;
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { buildIntoCache, cachedModulePath, headersProblem, MODULE_FILE } from './build';
 import {
+  fileVersionRefusal,
   insmodVerdict,
   refusal,
   signedOnly,
@@ -21,7 +22,7 @@ import {
   type KernelRestrictions,
 } from './decisions';
 import { readKernelRestrictions, readOptional, type ModuleIo } from './io';
-import { isSigned, vermagicRelease } from './modinfo';
+import { isSigned, moduleVersions, vermagicRelease } from './modinfo';
 import { failed, type LoadOutcome, type ModulePolicy } from './policy';
 import { readSources, sourceHash } from './sources';
 
@@ -85,8 +86,10 @@ async function tryModule(
     return {};
   }
   let builtFor: string;
+  let declared: ReturnType<typeof moduleVersions>;
   try {
     builtFor = vermagicRelease(bytes);
+    declared = moduleVersions(bytes);
   } catch (e) {
     const why = `${path} is not a readable module: ${(e as Error).message}`;
     log.warn({ step, path, result: 'skipped' }, `${step}: skipped: ${why}`);
@@ -96,6 +99,12 @@ async function tryModule(
     const why = `${path} was built for ${builtFor}, not ${release} (vermagic): never tried`;
     log.warn({ step, path, result: 'skipped', builtFor, release }, `${step}: skipped: ${why}`);
     return { refused: why };
+  }
+  // Checked before insmod: a module of another ABI, once in, can only be reported, not undone.
+  const versionRefusal = fileVersionRefusal(path, declared, io.expectedVersions());
+  if (versionRefusal) {
+    log.warn({ step, path, result: 'skipped' }, `${step}: skipped: ${versionRefusal}`);
+    return { refused: versionRefusal };
   }
   if (pass.signedOnly && !isSigned(bytes)) {
     const why = `${path} is not signed and this kernel loads only signed modules`;

@@ -105,6 +105,20 @@ export function vermagicRelease(buf: Buffer): string {
   return release;
 }
 
+/**
+ * The ABI and wire-format versions a module file declares (`rewind_abi`, `rewind_format` in
+ * its .modinfo, kmod/main.c); undefined for a module built before it declared them.
+ */
+export function moduleVersions(buf: Buffer): { abi: number; format: number } | undefined {
+  const info = new Map(readModinfo(buf));
+  const abi = info.get('rewind_abi');
+  const format = info.get('rewind_format');
+  if (abi === undefined || format === undefined) return undefined;
+  if (!/^\d+$/.test(abi) || !/^\d+$/.test(format))
+    throw new ModinfoError(`unreadable versions rewind_abi=${abi} rewind_format=${format}`);
+  return { abi: Number(abi), format: Number(format) };
+}
+
 /** Whether a module signature is appended (a kernel that enforces signatures needs one). */
 export function isSigned(buf: Buffer): boolean {
   return (

@@ -3,7 +3,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
+  fileVersionRefusal,
   healthDetail,
   insmodVerdict,
   parseFlag,
@@ -15,7 +17,13 @@ import {
   versionVerdict,
   type KernelRestrictions,
 } from '../../agent/module/decisions';
-import { isSigned, ModinfoError, readModinfo, vermagicRelease } from '../../agent/module/modinfo';
+import {
+  isSigned,
+  ModinfoError,
+  moduleVersions,
+  readModinfo,
+  vermagicRelease,
+} from '../../agent/module/modinfo';
 import { isModuleSource, readSources, sourceHash } from '../../agent/module/sources';
 import {
   KMOD,
@@ -23,6 +31,8 @@ import {
   modinfoRelease,
   otherRelease,
   realModule,
+  sourceVersions,
+  withAbi,
   withVermagic,
 } from './fixtures/module/modules';
 
@@ -54,6 +64,29 @@ describe('modinfo of a kernel module', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads the versions the module declares, as modinfo(8) does, and refuses other ones', () => {
+    const expected = sourceVersions();
+    expect(moduleVersions(ko)).toEqual({
+      abi: expected.abiVersion,
+      format: expected.formatVersion,
+    });
+    const shown = spawnSync('modinfo', ['-F', 'rewind_abi', KO], { encoding: 'utf8' });
+    expect(Number(shown.stdout.trim())).toBe(expected.abiVersion);
+    const other = (expected.abiVersion + 1) % 10;
+    expect(moduleVersions(withAbi(ko, other))).toEqual({
+      abi: other,
+      format: expected.formatVersion,
+    });
+    expect(fileVersionRefusal('/m.ko', moduleVersions(ko), expected)).toBeUndefined();
+    expect(fileVersionRefusal('/m.ko', moduleVersions(withAbi(ko, other)), expected)).toBe(
+      `/m.ko has ABI ${other} and format ${expected.formatVersion}; this agent needs ABI ` +
+        `${expected.abiVersion} and format ${expected.formatVersion}: never tried`,
+    );
+    expect(fileVersionRefusal('/m.ko', undefined, expected)).toMatch(
+      /declares no ABI version .*older than this agent, never tried$/,
+    );
   });
 
   it('tells a signed module from an unsigned one by the appended marker', () => {

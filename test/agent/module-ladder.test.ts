@@ -29,6 +29,8 @@ import {
   modinfoRelease,
   otherRelease,
   realModule,
+  sourceVersions,
+  withAbi,
   withVermagic,
 } from './fixtures/module/modules';
 
@@ -87,7 +89,8 @@ describe('the ladder (stand-in kernel)', () => {
     kernel.load();
     const o = await loadModuleOnce(policy, kernel.io(release));
     expect(o).toMatchObject({ state: 'loaded', reason: undefined });
-    expect(o.detail).toContain('already loaded, ABI 1, format 1');
+    const v = sourceVersions();
+    expect(o.detail).toContain(`already loaded, ABI ${v.abiVersion}, format ${v.formatVersion}`);
     expect(kernel.calls).toEqual([]);
   });
 
@@ -149,6 +152,29 @@ describe('the ladder (stand-in kernel)', () => {
     expect(kernel.calls).toEqual([`insmod ${cached}`]);
     expect(lines()).toContainEqual(
       `prebuilt: skipped: ${prebuilt} was built for ${otherRelease(release)}, not ${release} (vermagic): never tried`,
+    );
+  });
+
+  it('never inserts a prebuilt module that declares another ABI; the cached build takes over', async () => {
+    const { policy, kernel, prebuilt } = setup({ sourceDir: KMOD });
+    const other = (sourceVersions().abiVersion + 1) % 10;
+    put(prebuilt, withAbi(ko, other));
+    const cached = cachedModulePath(
+      policy.buildCacheDir,
+      release,
+      sourceHash(await readSources(KMOD)),
+    );
+    put(cached, ko);
+    const { log, lines } = capture();
+    const o = await loadModuleOnce(policy, kernel.io(release), log);
+    expect(o).toMatchObject({ state: 'loaded', path: cached });
+    expect(kernel.calls).toEqual([`insmod ${cached}`]);
+    expect(lines()).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^prebuilt: skipped: ${prebuilt} has ABI ${other} and format \\d+; this agent needs ABI`,
+        ),
+      ),
     );
   });
 

@@ -244,7 +244,17 @@ export class Vm {
   private http(method: string, path: string, body?: unknown, timeoutMs = 0): Promise<string> {
     return new Promise((resolveBody, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: this.hostPort(EXEC_PORT), method, path, timeout: timeoutMs },
+        // A connection of its own per request (agent: false): a kept-alive one that the guest
+        // closed while the host was busy (a long synchronous build) is reused dead through
+        // qemu's user networking and fails with "socket hang up".
+        {
+          host: '127.0.0.1',
+          port: this.hostPort(EXEC_PORT),
+          method,
+          path,
+          timeout: timeoutMs,
+          agent: false,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -42,7 +42,7 @@ function fail(res: Response, status: number, error: string): void {
   res.status(status).json({ error });
 }
 
-function oneLine(issues: z.core.$ZodIssue[]): string {
+function describeIssues(issues: z.core.$ZodIssue[]): string {
   return issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
 
@@ -66,7 +66,7 @@ export function apiApp(deps: ApiDeps): Express {
   app.post('/v1/snapshots', express.json({ limit: '4kb', strict: true }), (req, res) => {
     const body = snapshotRequest.safeParse(req.body ?? {});
     if (!body.success) {
-      fail(res, 400, `invalid snapshot request: ${oneLine(body.error.issues)}`);
+      fail(res, 400, `invalid snapshot request: ${describeIssues(body.error.issues)}`);
       return;
     }
     if (deps.stopping()) {
@@ -92,7 +92,7 @@ export function apiApp(deps: ApiDeps): Express {
   app.get('/v1/clock', (req, res) => {
     const q = clockQuery.safeParse(req.query);
     if (!q.success) {
-      fail(res, 400, `invalid clock request: ${oneLine(q.error.issues)}`);
+      fail(res, 400, `invalid clock request: ${describeIssues(q.error.issues)}`);
       return;
     }
     const samples = deps.clock(q.data.samples);

@@ -27,19 +27,19 @@ export interface Invocation {
   configFile: string | undefined;
 }
 
-function addOptions(cmd: Command, settings: Record<string, Setting>): void {
-  for (const s of Object.values(settings)) {
-    const boolean =
-      s.type.safeParse('true').success &&
-      s.type.safeParse('false').success &&
-      !s.type.safeParse('maybe').success;
+/** One option per setting; returns each setting's option, by setting name. */
+function addOptions(cmd: Command, settings: Record<string, Setting>): Map<string, Option> {
+  const options = new Map<string, Option>();
+  for (const [name, s] of Object.entries(settings)) {
     const o = new Option(
-      `--${s.flag} ${boolean ? '[true|false]' : '<value>'}`,
+      `--${s.flag} ${s.boolean ? '[true|false]' : '<value>'}`,
       `${s.help} (${s.variable})`,
     );
     cmd.addOption(o);
+    options.set(name, o);
   }
   cmd.option('--config <file>', `YAML or JSON file of settings (${CONFIG_FILE_VARIABLE})`);
+  return options;
 }
 
 /**
@@ -68,12 +68,11 @@ export function parseCommandLine(
       .exitOverride()
       .configureOutput({ writeOut: out.write, writeErr: out.error })
       .showHelpAfterError();
-    addOptions(cmd, settings);
+    const options = addOptions(cmd, settings);
     cmd.action((opts: Record<string, unknown>) => {
       const flags: Record<string, string | undefined> = {};
-      for (const [key, s] of Object.entries(settings)) {
-        const optionKey = s.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-        const v = opts[optionKey];
+      for (const [key, o] of options) {
+        const v = opts[o.attributeName()];
         flags[key] = v === undefined ? undefined : String(v);
       }
       invocation = {

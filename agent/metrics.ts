@@ -6,7 +6,7 @@
  * `rewind_agent_events_refused_total{reason}`.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { nativeConstants, type CpuStats, type StatsCounter } from '../native';
+import { camelCase, nativeConstants, type CpuStats, type StatsCounter } from '../native';
 import { windowSeconds } from './recorder-plan';
 import { RECORDER_STATES, type Recorder } from './recorder';
 import { collectProcessMetrics } from '../common/metrics';
@@ -16,7 +16,7 @@ export function refusalCounters(): { counter: StatsCounter; reason: string }[] {
   return nativeConstants()
     .statsCounters.filter((c) => c.name.startsWith('lost_'))
     .map((c) => ({
-      counter: c.name.replace(/_([a-z])/g, (_m, x: string) => x.toUpperCase()) as StatsCounter,
+      counter: camelCase(c.name) as StatsCounter,
       reason: c.name.slice('lost_'.length),
     }));
 }
@@ -32,6 +32,8 @@ export interface AgentMetricsInput {
 
 export interface AgentMetrics {
   registry: Registry;
+  /** Reads the module's statistics for the next scrape: once, for every collector. */
+  refresh(): void;
   snapshot(outcome: string, seconds: number, bytes: number): void;
   requestRefused(reason: 'unauthenticated' | 'forbidden' | 'busy' | 'not-recording'): void;
 }
@@ -53,15 +55,6 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
   const refusals = refusalCounters();
   let stats: CpuStats[] = [];
   const perCpu = (s: CpuStats) => ({ cpu: String(s.cpu) });
-
-  // Read once per scrape, by the first collector that runs.
-  let readAt = -1;
-  const read = (): void => {
-    const now = Date.now();
-    if (now - readAt < 50) return;
-    readAt = now;
-    stats = recorder.stats();
-  };
 
   new Gauge({
     name: 'rewind_agent_build_info',
@@ -95,7 +88,6 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
     labelNames: ['cpu'] as const,
     registers,
     collect() {
-      read();
       this.reset();
       const now = input.monotonicNow();
       for (const s of stats)
@@ -109,7 +101,6 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
     labelNames: ['cpu'] as const,
     registers,
     collect() {
-      read();
       this.reset();
       const info = recorder.deviceInfo;
       if (!info) return;
@@ -128,7 +119,6 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
       labelNames: ['cpu'] as const,
       registers,
       collect() {
-        read();
         this.reset();
         for (const s of stats) setCounter(this, perCpu(s), s[field]);
       },
@@ -158,7 +148,6 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
     labelNames: ['cpu', 'reason'] as const,
     registers,
     collect() {
-      read();
       this.reset();
       for (const s of stats)
         for (const r of refusals)
@@ -198,6 +187,9 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
 
   return {
     registry,
+    refresh() {
+      stats = recorder.stats();
+    },
     snapshot(outcome, seconds, bytes) {
       snapshots.inc({ result: outcome });
       if (outcome === 'ok') {

@@ -6,6 +6,7 @@
  * Closing the device (the agent stopping) leaves the rings recording.
  */
 import type { Logger } from 'pino';
+import { backoffDelay } from '../common/backoff';
 import {
   nativeConstants,
   RewindError,
@@ -193,7 +194,7 @@ export class Recorder {
     this.current = next;
     this.closeDevice();
     this.failures++;
-    this.schedule(Math.min(this.retryMaxMs, 1000 * 2 ** Math.min(this.failures - 1, 16)));
+    this.schedule(backoffDelay(this.failures - 1, { initialMs: 1000, maxMs: this.retryMaxMs }));
   }
 
   private attempt(): void {

@@ -118,7 +118,7 @@ export async function startServe(
 
   await lifecycle.serve(
     'health',
-    healthApp(metrics.registry, lifecycle.gates, health),
+    healthApp(metrics.registry, lifecycle.gates, health, () => metrics.refresh()),
     config.healthPort,
     config.bind,
   );

@@ -11,6 +11,7 @@
 import { z, type ZodType } from 'zod';
 import { bindAddress, commonVariables, dns1123Subdomain, port, seconds } from '../common/config';
 import { PROBES, type Probe } from '../native';
+import { RESOURCE_NAME } from './device-plugin/options';
 
 export interface Setting<T extends ZodType = ZodType> {
   /** The environment variable. */
@@ -19,6 +20,8 @@ export interface Setting<T extends ZodType = ZodType> {
   flag: string;
   help: string;
   type: T;
+  /** A boolean: its flag alone means true (`--ring-reconfigure`). */
+  boolean: boolean;
 }
 
 function setting<T extends ZodType>(
@@ -27,14 +30,20 @@ function setting<T extends ZodType>(
   type: T,
   help: string,
 ): Setting<T> {
-  return { variable, flag, help, type };
+  return { variable, flag, help, type, boolean: BOOLEANS.has(type) };
 }
 
-const boolean = (fallback: boolean) =>
-  z
+/** The types made by boolean(), so their flags may stand alone. */
+const BOOLEANS = new WeakSet<ZodType>();
+
+const boolean = (fallback: boolean) => {
+  const type = z
     .enum(['true', 'false'], { error: 'must be true or false' })
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true');
+  BOOLEANS.add(type);
+  return type;
+};
 
 const absolutePath = (fallback: string) =>
   z
@@ -301,10 +310,7 @@ export const devicePluginSettings = {
     'resource-name',
     z
       .string()
-      .regex(
-        /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-        'must be an extended resource name, domain/name',
-      )
+      .regex(RESOURCE_NAME, 'must be an extended resource name, domain/name')
       .default('rewind.dev/recorder'),
     'The extended resource the agent requests (limits: {<name>: 1}).',
   ),

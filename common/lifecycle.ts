@@ -14,6 +14,7 @@ import {
 } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { oneLine } from './errors';
 import { formatAddress, listen } from './listen';
 import { ReadinessGates } from './readiness';
 
@@ -133,6 +134,8 @@ export function healthApp(
   registry: Registry,
   gates: ReadinessGates,
   health: () => Health = () => ALIVE,
+  /** Runs before each scrape: reads what the collectors report, once for all of them. */
+  beforeScrape: () => void = () => undefined,
 ): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -150,6 +153,7 @@ export function healthApp(
       .send(gates.describe());
   });
   app.get('/metrics', async (_req, res) => {
+    beforeScrape();
     res.type(registry.contentType).send(await registry.metrics());
   });
   return app;
@@ -167,12 +171,6 @@ const processIo: ProcessIo = {
   exit: (code) => process.exit(code),
   onSignal: (signal, handler) => process.once(signal, handler),
 };
-
-/** An error as one line: the message with its line breaks folded. */
-function oneLine(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.replace(/\s*\n\s*/g, ' ').trim();
-}
 
 /**
  * The `main` of a Rewind process. `configure` parses the environment and `start` starts the

@@ -6,6 +6,7 @@
  */
 export { clockSamples, type ClockSample } from './lib/clock';
 export { RewindError } from './lib/errors';
+export { camelCase } from './lib/naming';
 export {
   checkOutputs,
   decodeTrace,

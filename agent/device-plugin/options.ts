@@ -5,7 +5,7 @@
  * later with an obscure message.
  */
 import { isAbsolute, join } from 'node:path';
-import type { BackoffOptions } from './backoff';
+import type { BackoffOptions } from '../../common/backoff';
 
 /** The socket file this plugin binds in the plugin folder (RegisterRequest.endpoint). */
 export const PLUGIN_SOCKET = 'rewind.sock';
@@ -25,7 +25,7 @@ const MAX_UNIX_SOCKET_PATH = 107;
  * An extended resource name as the kubelet accepts one from a device plugin: `<domain>/<name>`,
  * the domain a DNS subdomain outside kubernetes.io, the name a qualified-name part.
  */
-const RESOURCE_NAME =
+export const RESOURCE_NAME =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 export interface CheckedPluginOptions {

@@ -31,9 +31,10 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { existsSync, lstatSync, rmSync, statSync } from 'node:fs';
+import { backoffDelay } from '../../common/backoff';
+import { oneLine } from '../../common/errors';
 import type { Lifecycle } from '../../common/lifecycle';
 import { DeviceAdvertiser } from './advertiser';
-import { backoffDelay } from './backoff';
 import { allocate, deviceIds } from './devices';
 import type {
   AllocateRequest,
@@ -135,11 +136,6 @@ function fileIdentity(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function oneLine(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 function grpcFailure(e: unknown): string {

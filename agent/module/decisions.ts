@@ -3,6 +3,7 @@
  * failure means, whether the loaded module is the one the agent speaks to, how long to wait
  * before the next try. No I/O: ladder.ts reads the kernel and the files and asks these.
  */
+import { backoffDelay } from '../../common/backoff';
 import { failed, loaded, type FailureReason, type LoadOutcome, type ModulePolicy } from './policy';
 
 /** What the kernel lets anyone load, read before trying (kernel-state.ts reads it). */
@@ -208,9 +209,10 @@ export const RETRY_BASE_MS = 5_000;
 
 /** The wait before the next attempt after `failures` failed ones in a row (1 = the first). */
 export function retryDelayMs(failures: number, retryMaxSeconds: number): number {
-  const cap = Math.max(0, retryMaxSeconds) * 1000;
-  const exponent = Math.min(Math.max(failures, 1) - 1, 30);
-  return Math.min(cap, RETRY_BASE_MS * 2 ** exponent);
+  return backoffDelay(failures - 1, {
+    initialMs: RETRY_BASE_MS,
+    maxMs: Math.max(0, retryMaxSeconds) * 1000,
+  });
 }
 
 /** The one line `/healthz` answers with. */

@@ -8,15 +8,7 @@
  * the window gauge against the workload; SIGTERM leaving the rings recording.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  symlinkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, resolveKernel } from '../vm/kernel';
 import { useVm } from '../vm/jest';
@@ -29,31 +21,37 @@ const LOADER = 9403;
 const out = join(projectRoot, 'test-output', 'agent-vm');
 
 /**
- * The agent compiled as the image compiles it (tsc -p tsconfig.build.json), into a folder of the
- * test's own: always the sources under test, and never the dist/ another run is using.
+ * The agent as the image runs it: `node dist/agent/main.js`, built by `npm test`'s build step
+ * (`npm run build:ts`). A dist/ older than a source of the agent would test stale code: that is
+ * an error saying what to run, not a second compile.
  */
-function buildAgent(): string {
-  const dist = join(out, `dist-${process.pid}`);
-  rmSync(dist, { recursive: true, force: true });
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', dist], {
-    cwd: projectRoot,
-    encoding: 'utf8',
-  });
-  if (!existsSync(join(dist, 'agent', 'main.js')))
-    throw new Error(`the agent did not compile:\n${r.stdout}${r.stderr}`);
-  // The addon is found beside the compiled front (native/lib → native/build), as in the image.
-  symlinkSync(join(projectRoot, 'native', 'build'), join(dist, 'native', 'build'));
-  cpSync(
-    join(projectRoot, 'agent', 'device-plugin', 'api.proto'),
-    join(dist, 'agent', 'device-plugin', 'api.proto'),
-  );
-  return `node ${join(dist, 'agent', 'main.js')}`;
+function builtAgent(): string {
+  const main = join(projectRoot, 'dist', 'agent', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build:ts`);
+  const newer = spawnSync(
+    'find',
+    [
+      'agent',
+      'common',
+      'native/lib',
+      'native/index.ts',
+      '-name',
+      '*.ts',
+      '!',
+      '-name',
+      '*.test.ts',
+      '-newer',
+      main,
+    ],
+    { cwd: projectRoot, encoding: 'utf8' },
+  ).stdout.trim();
+  if (newer) throw new Error(`dist/ is older than ${newer.split('\n')[0]}: run npm run build:ts`);
+  return `node ${main}`;
 }
 
 describe('rewind-agent in a VM with the real module', () => {
   mkdirSync(out, { recursive: true });
-  // Built before the VM boots: nothing waits on a booted guest.
-  const agent = buildAgent();
+  const agent = builtAgent();
   // The guest sees the host's files read-only at the same paths, except /tmp (a tmpfs).
   const pki: TestPki = makeTestPki(out);
   const vm = useVm({ name: 'agent-a', cpus: 2, forwardPorts: [API, HEALTH, LOADER] });
@@ -102,9 +100,7 @@ describe('rewind-agent in a VM with the real module', () => {
     const deadline = Date.now() + 180_000;
     while (Date.now() < deadline) {
       try {
-        const r = await fetch(`http://127.0.0.1:${vm().hostPort(port)}/readyz`, {
-          signal: AbortSignal.timeout(2000),
-        });
+        const r = await vm().httpGet(port, '/readyz', 2000);
         if (r.status === 200) return;
       } catch {
         /* not listening yet */
@@ -142,12 +138,11 @@ describe('rewind-agent in a VM with the real module', () => {
 
   afterAll(() => {
     rmSync(pki.dir, { recursive: true, force: true });
-    rmSync(join(out, `dist-${process.pid}`), { recursive: true, force: true });
   });
 
   it('runs as the chart runs it: the loader loaded the prebuilt module, the agent records', async () => {
-    const health = await fetch(`http://127.0.0.1:${vm().hostPort(LOADER)}/healthz`);
-    expect(await health.text()).toMatch(/^ok|loaded/);
+    const health = await vm().httpGet(LOADER, '/healthz');
+    expect(health.body).toMatch(/^ok|loaded/);
     expect(await vm().run('cat /sys/module/rewind/parameters/abi_version')).toMatch(/^\d+\n$/);
     const loader = await vm().run('cat /tmp/loader.log');
     expect(loader).toMatch(/prebuilt/);
@@ -226,8 +221,7 @@ describe('rewind-agent in a VM with the real module', () => {
   }, 180_000);
 
   it('exports metrics promtool accepts, and a window that shrinks when the workload grows', async () => {
-    const metrics = async () =>
-      (await fetch(`http://127.0.0.1:${vm().hostPort(HEALTH)}/metrics`)).text();
+    const metrics = async () => (await vm().httpGet(HEALTH, '/metrics')).body;
     const text = await metrics();
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(promtool.stdout + promtool.stderr).toBe('');
@@ -258,9 +252,9 @@ describe('rewind-agent in a VM with the real module', () => {
   it('on SIGTERM fails readiness first, exits within the grace period, and the rings keep recording', async () => {
     const pid = (await vm().run('cat /tmp/agent.pid')).trim();
     await vm().run(`kill -TERM ${pid}`);
-    const ready = await fetch(`http://127.0.0.1:${vm().hostPort(HEALTH)}/readyz`);
+    const ready = await vm().httpGet(HEALTH, '/readyz');
     expect(ready.status).toBe(503);
-    expect(await ready.text()).toMatch(/shutting down/);
+    expect(ready.body).toMatch(/shutting down/);
     const started = Date.now();
     await vm().run(`while kill -0 ${pid} 2>/dev/null; do sleep 0.2; done`, { timeoutMs: 30_000 });
     expect(Date.now() - started).toBeLessThan(30_000);

@@ -8,7 +8,7 @@
  * same API over the real module in a VM: agent-vm.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lifecycle } from '../../common/lifecycle';
 import { agentRequest, untar } from './agent-client';
@@ -207,10 +207,21 @@ describe('agent snapshot API (host, stand-in device)', () => {
     expect(await health.text()).toBe('ok');
   });
 
-  it('on shutdown closes the device and leaves the rings recording', async () => {
-    await lifecycle.shutdown({ drain: false });
+  it('on shutdown cuts a snapshot still in flight after the close timeout, cleans up, closes the device and leaves the rings recording', async () => {
+    let release = (): void => undefined;
+    device.hold = new Promise((r) => (release = r));
+    const inFlight = snapshot();
+    inFlight.catch(() => undefined);
+    while (!(await isBusy())) await new Promise((r) => setImmediate(r));
+    const started = Date.now();
+    const stopping = lifecycle.shutdown({ drain: false });
+    // The stand-in agent's close timeout is 2 s: then its connection is cut.
+    await expect(inFlight).rejects.toThrow(/socket hang up|ECONNRESET/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    release();
+    await stopping;
+    expect(readdirSync(scratch)).toEqual([]);
     expect(device.closed).toBe(1);
     expect(device.state).toBe(2);
-    expect(existsSync(scratch)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
 // lists to ListAndWatch streams, and where it finds api.proto in sources and in a build.
 import { join } from 'node:path';
 import { DeviceAdvertiser } from '../../agent/device-plugin/advertiser';
-import { backoffDelay } from '../../agent/device-plugin/backoff';
+import { backoffDelay } from '../../common/backoff';
 import {
   advertisedDevices,
   allocate,

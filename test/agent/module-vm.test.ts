@@ -25,7 +25,7 @@ import { runCommand } from '../../agent/module/io';
 import type { LoadOutcome, ModulePolicy } from '../../agent/module/policy';
 import { readSources, sourceHash } from '../../agent/module/sources';
 import { useVm } from '../vm/jest';
-import { httpGet, metric, testPolicy } from './fixtures/module/support';
+import { metric, testPolicy } from './fixtures/module/support';
 import {
   KMOD,
   otherRelease,
@@ -174,12 +174,11 @@ describe('the module ladder in a real kernel', () => {
           `nohup ${GUEST}/server.ts ${quote(p)} ${quote(versions)} ${PORT} > ${log} 2>&1 < /dev/null & echo $!`,
         )
       ).trim();
-      const base = `http://127.0.0.1:${vm().hostPort(PORT)}`;
       try {
         const health = await until(
           'a degraded /healthz',
           async () => {
-            const h = await httpGet(`${base}/healthz`);
+            const h = await vm().httpGet(PORT, '/healthz');
             return h.body.startsWith('degraded') ? h : undefined;
           },
           120_000,
@@ -193,7 +192,7 @@ describe('the module ladder in a real kernel', () => {
         const metrics = await until(
           'three attempts',
           async () => {
-            const m = (await httpGet(`${base}/metrics`)).body;
+            const m = (await vm().httpGet(PORT, '/metrics')).body;
             return (metric(m, 'rewind_agent_module_load_attempts_total') ?? 0) >= 3 ? m : undefined;
           },
           120_000,
@@ -204,7 +203,7 @@ describe('the module ladder in a real kernel', () => {
         ).toBe(attempts);
         expect(metric(metrics, 'rewind_agent_module_state{state="build-failed"}')).toBe(1);
         expect(metric(metrics, 'rewind_agent_module_state{state="loaded"}')).toBe(0);
-        const ready = await httpGet(`${base}/readyz`);
+        const ready = await vm().httpGet(PORT, '/readyz');
         expect(ready.status).toBe(503);
         expect(ready.body).toContain('module: degraded: build-failed');
         expect((await vm().exec(`kill -0 ${pid}`)).code).toBe(0);

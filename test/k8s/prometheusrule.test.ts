@@ -145,6 +145,24 @@ describe('the PrometheusRule on live series', () => {
     if (r.code !== 0) throw new Error(`promtool test rules failed:\n${r.output}`);
   };
 
+  /** Silent at `quiet`; at `fires`, exactly one alert: these labels (and its severity), this summary. */
+  const silentThenOne = (
+    alert: string,
+    quiet: string,
+    fires: string,
+    labels: Record<string, string | undefined>,
+    summary: string,
+  ) => [
+    { eval_time: quiet, alertname: alert, exp_alerts: [] },
+    {
+      eval_time: fires,
+      alertname: alert,
+      exp_alerts: [
+        { exp_labels: { ...labels, severity: severity(alert) }, exp_annotations: { summary } },
+      ],
+    },
+  ];
+
   const severity = (alert: string): string => {
     const rule = rules.find((r) => r.alert === alert);
     if (rule?.labels?.severity === undefined) throw new Error(`no rule ${alert} with a severity`);
@@ -194,23 +212,13 @@ describe('the PrometheusRule on live series', () => {
           s === 'no-device' ? '1x4 0x25' : s === 'recording' ? '0x4 1x25' : '0x30',
         ),
       ],
-      alert_rule_test: [
-        { eval_time: '5m', alertname: alert, exp_alerts: [] },
-        {
-          eval_time: '15m',
-          alertname: alert,
-          exp_alerts: [
-            {
-              exp_labels: {
-                ...states.find((l) => l.state === 'no-device'),
-                ...target(AGENT_JOB, 'node-a', 9402),
-                severity: severity(alert),
-              },
-              exp_annotations: { summary: 'Rewind records nothing on node-a (no-device).' },
-            },
-          ],
-        },
-      ],
+      alert_rule_test: silentThenOne(
+        alert,
+        '5m',
+        '15m',
+        { ...states.find((l) => l.state === 'no-device'), ...target(AGENT_JOB, 'node-a', 9402) },
+        'Rewind records nothing on node-a (no-device).',
+      ),
     });
   });
 
@@ -231,24 +239,13 @@ describe('the PrometheusRule on live series', () => {
           values: name === 'node-a' && l === growing ? '3+10x30' : '3x30',
         })),
       ),
-      alert_rule_test: [
-        { eval_time: '5m', alertname: alert, exp_alerts: [] },
-        {
-          eval_time: '20m',
-          alertname: alert,
-          exp_alerts: [
-            {
-              exp_labels: {
-                job: AGENT_JOB,
-                node: 'node-a',
-                reason: 'full',
-                severity: severity(alert),
-              },
-              exp_annotations: { summary: "Rewind's module refuses events on node-a (full)." },
-            },
-          ],
-        },
-      ],
+      alert_rule_test: silentThenOne(
+        alert,
+        '5m',
+        '20m',
+        { job: AGENT_JOB, node: 'node-a', reason: 'full' },
+        "Rewind's module refuses events on node-a (full).",
+      ),
     });
   });
 
@@ -311,23 +308,13 @@ describe('the PrometheusRule on live series', () => {
                 : '0x40',
         })),
       ),
-      alert_rule_test: [
-        { eval_time: '5m', alertname: alert, exp_alerts: [] },
-        {
-          eval_time: '15m',
-          alertname: alert,
-          exp_alerts: [
-            {
-              exp_labels: {
-                ...sets.find((l) => l.result === 'failed'),
-                ...target(AGENT_JOB, 'node-a', 9402),
-                severity: severity(alert),
-              },
-              exp_annotations: { summary: 'Snapshots of node-a failed in the last hour.' },
-            },
-          ],
-        },
-      ],
+      alert_rule_test: silentThenOne(
+        alert,
+        '5m',
+        '15m',
+        { ...sets.find((l) => l.result === 'failed'), ...target(AGENT_JOB, 'node-a', 9402) },
+        'Snapshots of node-a failed in the last hour.',
+      ),
     });
   });
 

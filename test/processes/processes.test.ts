@@ -265,4 +265,19 @@ describe('the agent process', () => {
       /^rewind-agent serve: invalid configuration: NODE_NAME="n{254}": must be at most 253 characters/,
     );
   });
+
+  it('answers a usage error with exit status 2 and its help, and --help with 0', async () => {
+    const main = join(root, 'dist', 'agent', 'main.js');
+    const run = (args: string[]): Promise<Exit> =>
+      collect(
+        spawn('node', [main, ...args], { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] }),
+      ).exited;
+    const bogus = await run(['serve', '--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/^error: unknown option '--bogus'\n/);
+    expect(bogus.stderr).toContain('Usage: rewind-agent serve [options]');
+    const help = await run(['load-module', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--module-load <value>');
+  });
 });

@@ -272,6 +272,22 @@ export class Vm {
     });
   }
 
+  /**
+   * GET `path` from a forwarded guest port: status and body. Each request gives up after
+   * `timeoutMs` (the caller retries): through qemu's user networking, a connection to a guest
+   * port nothing listens on yet can stay open forever.
+   */
+  async httpGet(
+    guestPort: number,
+    path: string,
+    timeoutMs = 5000,
+  ): Promise<{ status: number; body: string }> {
+    const res = await fetch(`http://127.0.0.1:${this.hostPort(guestPort)}${path}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
   /** Runs a shell command line as root in the guest, from the project root. */
   async exec(
     command: string,

@@ -1,6 +1,8 @@
 /**
- * Capped exponential backoff for retrying registration with the kubelet. No jitter: there is one
- * kubelet per node and one plugin per kubelet, so there is no herd of clients to spread out.
+ * Capped exponential backoff, the one every retry loop of a node process uses (the recorder
+ * waiting for its device, the module loader, the device plugin's registration). No jitter: each
+ * retries against its own node (a module, a device, one kubelet), so there is no herd of clients
+ * to spread out.
  */
 export interface BackoffOptions {
   /** The first delay. */

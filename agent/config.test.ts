@@ -1,5 +1,6 @@
 import { parseAgentConfig, agentVariables } from './config';
-import { parseCommandLine } from './cli';
+import { parseCommandLine } from '../common/settings-cli';
+import { agentProgram } from './cli';
 import { COMMANDS } from './settings';
 
 const node = { NODE_NAME: 'node-a' };
@@ -109,13 +110,17 @@ describe('agent command line', () => {
   const out = { write: () => undefined, error: () => undefined };
 
   it('has a flag for every setting, and serve is the default command', () => {
-    const inv = parseCommandLine(['--ring-subbufs', '8', '--ring-reconfigure'], '0.1.0', out);
+    const inv = parseCommandLine(
+      agentProgram('0.1.0'),
+      ['--ring-subbufs', '8', '--ring-reconfigure'],
+      out,
+    );
     expect(inv?.command).toBe('serve');
     expect(inv?.flags.subbufs).toBe('8');
     expect(inv?.flags.reconfigure).toBe('true');
     const lm = parseCommandLine(
+      agentProgram('0.1.0'),
       ['load-module', '--module-load', 'never', '--config', '/c.yaml'],
-      '0.1.0',
       out,
     );
     expect(lm).toMatchObject({ command: 'load-module', configFile: '/c.yaml' });
@@ -123,10 +128,15 @@ describe('agent command line', () => {
   });
 
   it('throws on an unknown flag (a usage error: exit 2) and answers --help', () => {
-    expect(() => parseCommandLine(['serve', '--bogus'], '0.1.0', out)).toThrow(/unknown option/);
+    expect(() => parseCommandLine(agentProgram('0.1.0'), ['serve', '--bogus'], out)).toThrow(
+      /unknown option/,
+    );
     let help = '';
     expect(
-      parseCommandLine(['device-plugin', '--help'], '0.1.0', { ...out, write: (s) => (help += s) }),
+      parseCommandLine(agentProgram('0.1.0'), ['device-plugin', '--help'], {
+        ...out,
+        write: (s) => (help += s),
+      }),
     ).toBeUndefined();
     expect(help).toContain('--resource-name');
     expect(help).toContain('REWIND_DEVICE_RESOURCE');

@@ -4,13 +4,13 @@
  * `device-plugin` (hands /dev/rewind to the agent's container). This file is the I/O shell that
  * reads the sources of the configuration and starts the command.
  */
-import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { runMain, type Lifecycle } from '../common/lifecycle';
-import { ConfigError } from '../common/config';
+import { readConfigFile } from '../common/settings-file';
 import { clockSamples } from '../native';
 import { version as VERSION } from '../package.json';
-import { parseCommandLine, type Invocation } from './cli';
+import { runCommandLine } from '../common/settings-cli';
+import { agentProgram, type Invocation } from './cli';
 import {
   CONFIG_FILE_VARIABLE,
   parseAgentConfig,
@@ -21,17 +21,6 @@ import {
 
 /** The trace clock now: the module's CLOCK_MONOTONIC. */
 const monotonicNow = (): bigint => (clockSamples(1)[0] as { monotonicNs: bigint }).monotonicNs;
-
-function readConfigFile(path: string | undefined): { path: string; text: string } | undefined {
-  if (path === undefined || path === '') return undefined;
-  try {
-    return { path, text: readFileSync(path, 'utf8') };
-  } catch (e) {
-    throw new ConfigError(
-      `cannot read the configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-}
 
 type AnyConfig = ServeConfig | LoadModuleConfig | DevicePluginConfig;
 
@@ -81,22 +70,12 @@ async function start(
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  let inv: Invocation | undefined;
-  try {
-    inv = parseCommandLine(argv, VERSION, {
-      write: (s) => process.stdout.write(s),
-      error: (s) => process.stderr.write(s),
-    });
-  } catch {
-    // commander printed the usage error and the help.
-    process.exit(2);
-  }
-  if (!inv) return;
-  const invocation = inv;
-  await runMain(
-    `rewind-agent ${invocation.command}`,
-    () => configure(invocation, env),
-    (c, lifecycle) => start(invocation, c, lifecycle),
+  await runCommandLine(agentProgram(VERSION), argv, (invocation) =>
+    runMain(
+      `rewind-agent ${invocation.command}`,
+      () => configure(invocation, env),
+      (c, lifecycle) => start(invocation, c, lifecycle),
+    ),
   );
 }
 

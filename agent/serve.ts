@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Logger } from 'pino';
 import { healthApp, type Lifecycle } from '../common/lifecycle';
-import { clockSamples, nativeVersion, RewindDevice } from '../native';
+import { clockSamples, nativeVersion, RewindDevice, type ClockSample } from '../native';
 import { apiApp } from './api';
 import type { ServeConfig } from './config';
 import type { NodeContainers } from './containers';
@@ -21,7 +21,7 @@ import { Recorder, type RecorderIo } from './recorder';
 import { windowSeconds } from './recorder-plan';
 import { SnapshotService } from './snapshot';
 import { buildStatus } from './status';
-import { tlsOptions, watchCertificates } from './tls';
+import { tlsOptions, watchCertificates } from '../common/tls';
 
 export interface ServeDeps {
   recorderIo: RecorderIo;
@@ -29,6 +29,11 @@ export interface ServeDeps {
   monotonicNow: () => bigint;
   /** Starts keeping the node's container facts, exited ones for `retentionMs`. */
   containers: (retentionMs: () => number) => NodeContainers;
+  /**
+   * The node's clocks read back to back (GET /v1/clock and each snapshot's request time); native
+   * `clockSamples` unless a test gives a node whose realtime is off by a known amount.
+   */
+  clockSamples?: (count: number) => ClockSample[];
 }
 
 export const defaultRecorderIo: RecorderIo = {
@@ -46,6 +51,7 @@ export async function startServe(
   log: Logger,
   deps: ServeDeps,
 ): Promise<void> {
+  const clock = deps.clockSamples ?? clockSamples;
   const tls = tlsOptions({ cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa });
   mkdirSync(config.snapshotDir, { recursive: true });
   const kernelRelease = release();
@@ -82,7 +88,7 @@ export async function startServe(
     kernelRelease,
     agentVersion: version,
     ring: { ...ring, probes: ring.probes === 'all' ? 'all' : [...ring.probes] },
-    clock: () => clockSamples(1)[0] as ReturnType<typeof clockSamples>[number],
+    clock: () => clock(1)[0] as ClockSample,
     containers: () => containers.refresh(),
     log,
     observe: (outcome, seconds, bytes) => metrics.snapshot(outcome, seconds, bytes),
@@ -132,7 +138,7 @@ export async function startServe(
         why: `${recorder.state.state}: ${recorder.state.detail}`,
       }),
       stopping: () => lifecycle.stopping,
-      clock: clockSamples,
+      clock,
       status,
       metrics,
       node: config.nodeName,

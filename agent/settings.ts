@@ -8,72 +8,23 @@
  * Every value arrives as a string (a flag or a variable; a file's scalars and lists are turned
  * into the same strings), so one zod type per setting checks all three sources alike.
  */
-import { z, type ZodType } from 'zod';
-import { bindAddress, commonVariables, dns1123Subdomain, port, seconds } from '../common/config';
+import { z } from 'zod';
+import { bindAddress, dns1123Subdomain, port, seconds } from '../common/config';
+import {
+  absolutePath,
+  boolean,
+  integer,
+  list,
+  powerOfTwo,
+  processSettings,
+  setting,
+  tlsSettings,
+  settingsVariables,
+  type Setting,
+  type Settings,
+} from '../common/settings';
 import { PROBES, type Probe } from '../native';
 import { RESOURCE_NAME } from './device-plugin/options';
-
-export interface Setting<T extends ZodType = ZodType> {
-  /** The environment variable. */
-  variable: string;
-  /** The long flag, without `--`. */
-  flag: string;
-  help: string;
-  type: T;
-  /** A boolean: its flag alone means true (`--ring-reconfigure`). */
-  boolean: boolean;
-}
-
-function setting<T extends ZodType>(
-  variable: string,
-  flag: string,
-  type: T,
-  help: string,
-): Setting<T> {
-  return { variable, flag, help, type, boolean: BOOLEANS.has(type) };
-}
-
-/** The types made by boolean(), so their flags may stand alone. */
-const BOOLEANS = new WeakSet<ZodType>();
-
-const boolean = (fallback: boolean) => {
-  const type = z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true');
-  BOOLEANS.add(type);
-  return type;
-};
-
-const absolutePath = (fallback: string) =>
-  z
-    .string()
-    .regex(/^\/[^\0]*$/, 'must be an absolute path')
-    .default(fallback);
-
-const integer = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number in decimal digits')
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
-    .default(fallback);
-
-const powerOfTwo = (fallback: number, min: number, max: number) =>
-  integer(fallback, min, max).refine((v) => (v & (v - 1)) === 0, 'must be a power of two');
-
-/** A comma-separated list; empty means none. */
-const list = (item: z.ZodString) =>
-  z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== ''),
-    )
-    .pipe(z.array(item));
 
 const probeList = z
   .string()
@@ -115,18 +66,7 @@ export const shared = {
     bindAddress('0.0.0.0'),
     'Address to listen on (default: every address of the pod).',
   ),
-  drainSeconds: setting(
-    'REWIND_DRAIN_SECONDS',
-    'drain-seconds',
-    commonVariables.REWIND_DRAIN_SECONDS,
-    'Seconds between SIGTERM (readiness failing) and closing the servers.',
-  ),
-  logLevel: setting(
-    'REWIND_LOG_LEVEL',
-    'log-level',
-    commonVariables.REWIND_LOG_LEVEL,
-    'Log level (pino: trace, debug, info, warn, error, fatal).',
-  ),
+  ...processSettings,
 } as const;
 
 /** `rewind-agent serve`: the recorder and its snapshot API. */
@@ -144,24 +84,10 @@ export const serveSettings = {
     port(9402),
     'Plain HTTP port of /healthz, /readyz and /metrics.',
   ),
-  tlsCert: setting(
-    'REWIND_TLS_CERT',
-    'tls-cert',
-    absolutePath('/etc/rewind/tls/tls.crt'),
-    "The agent's certificate (PEM) for the snapshot API.",
-  ),
-  tlsKey: setting(
-    'REWIND_TLS_KEY',
-    'tls-key',
-    absolutePath('/etc/rewind/tls/tls.key'),
-    "The certificate's private key (PEM).",
-  ),
-  tlsCa: setting(
-    'REWIND_TLS_CA',
-    'tls-ca',
-    absolutePath('/etc/rewind/tls/ca.crt'),
-    'The CA (PEM) that must have signed the client certificate.',
-  ),
+  ...tlsSettings({
+    cert: "The agent's certificate (PEM) for the snapshot API.",
+    ca: 'The CA (PEM) that must have signed the client certificate.',
+  }),
   controllerIdentity: setting(
     'REWIND_CONTROLLER_IDENTITY',
     'controller-identity',
@@ -322,8 +248,6 @@ export const devicePluginSettings = {
   ),
 } as const;
 
-export type Settings = Record<string, Setting>;
-
 /** The commands and their settings. */
 export const COMMANDS = {
   serve: serveSettings,
@@ -335,5 +259,7 @@ export type CommandName = keyof typeof COMMANDS;
 
 /** The variables a command reads, in table order: the chart sets exactly these. */
 export function commandVariables(command: CommandName): string[] {
-  return Object.values(COMMANDS[command] as Settings).map((s) => s.variable);
+  return settingsVariables(COMMANDS[command] as Settings);
 }
+
+export type { Setting, Settings };

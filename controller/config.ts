@@ -1,35 +1,36 @@
 /**
- * The controller's configuration: the environment variables its Deployment sets.
- * `controllerEnvironment` is the one list of them (see agent/config.ts).
+ * The controller's configuration: its settings (settings.ts) read once from flags, environment
+ * and the configuration file (`--config FILE` or `REWIND_CONTROLLER_CONFIG`) into a frozen, typed
+ * object (common/settings-parse.ts). A bad value, or a combination that cannot work (standalone
+ * without agents), is one line; the process exits 1 before it serves anything.
  */
-import { z } from 'zod';
-import {
-  bindAddress,
-  commonSettings,
-  commonVariables,
-  parseConfig,
-  port,
-  variableNames,
-} from '../common/config';
+import { ConfigError } from '../common/config';
+import { parseSettings, type ConfigOf, type ConfigSources } from '../common/settings-parse';
+import { controllerSettings, controllerVariables } from './settings';
 
-export const controllerEnvironment = z.object({
-  /** Port of /healthz, /readyz and /metrics (chart: `controller.healthPort`). */
-  REWIND_CONTROLLER_HEALTH_PORT: port(9090),
-  /** Address the controller listens on; the chart leaves the default. */
-  REWIND_CONTROLLER_BIND: bindAddress('0.0.0.0'),
-  ...commonVariables,
-});
+export { controllerVariables };
 
-export const controllerVariables: readonly string[] = variableNames(controllerEnvironment);
+/** The variable that names the configuration file. */
+export const CONFIG_FILE_VARIABLE = 'REWIND_CONTROLLER_CONFIG';
 
-const schema = controllerEnvironment.transform((e) => ({
-  healthPort: e.REWIND_CONTROLLER_HEALTH_PORT,
-  bind: e.REWIND_CONTROLLER_BIND,
-  ...commonSettings(e),
-}));
+export type ControllerConfig = ConfigOf<typeof controllerSettings>;
 
-export type ControllerConfig = z.output<typeof schema>;
+/** Parses the controller's configuration; throws one ConfigError line. */
+export function parseControllerConfig(sources: ConfigSources): ControllerConfig {
+  const c = parseSettings(controllerSettings, sources);
+  if (c.standalone && c.agents.length === 0)
+    throw new ConfigError(
+      'invalid configuration: --standalone needs the agents (--agents HOST:PORT,… or REWIND_AGENTS)',
+    );
+  if (!c.standalone && c.agents.length > 0)
+    throw new ConfigError(
+      'invalid configuration: --agents is for --standalone; in Kubernetes the agents are found as ' +
+        "the agent DaemonSet's pods (REWIND_AGENT_SELECTOR)",
+    );
+  return c;
+}
 
-export function controllerConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ControllerConfig> {
-  return parseConfig(schema, env);
+/** The environment-only form (the chart's Deployment). */
+export function controllerConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  return parseControllerConfig({ env });
 }

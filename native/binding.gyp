@@ -14,6 +14,7 @@
         "src/core/merge_files.cc",
         "src/core/metadata.cc",
         "src/core/output.cc",
+        "src/core/pod_names.cc",
         "src/core/stream_decoder.cc",
         "src/core/synth.cc",
         "src/core/trace_dir.cc",

@@ -21,6 +21,8 @@ export {
   type EventDescription,
   type FieldValue,
   type MergeOptions,
+  type PodNameEntry,
+  type PodNames,
   type TraceEvent,
   type TraceInput,
 } from './lib/trace';

@@ -37,6 +37,8 @@ export interface NodeSummary {
   correctionNs: bigint;
   events: number;
   eventsByType: Record<string, number>;
+  /** process_pod events the unified trace added for this node (not counted in `events`). */
+  podEvents: number;
   streams: StreamSummary[];
   lostEvents: number;
   lostPackets: number;
@@ -49,6 +51,8 @@ export interface TraceSummary {
   firstNs: bigint;
   lastNs: bigint;
   nodes: NodeSummary[];
+  /** process_pod events the unified trace added (not counted in `events`). */
+  podEvents: number;
   /** Damaged packets skipped (lenient reads), each with file and byte offset. */
   damage: { file: string; offset: number; reason: string }[];
 }
@@ -69,6 +73,7 @@ export interface NativeMergeResult {
     /** Unix-epoch ns of clock value 0, corrected. */
     origin_ns: bigint;
     events: number;
+    pod_events: number;
     events_by_type: Record<string, number>;
   }[];
   streams: {
@@ -126,12 +131,14 @@ export function toSummary(r: NativeMergeResult): TraceSummary {
         correctionNs: n.correction_ns,
         events: n.events,
         eventsByType: n.events_by_type,
+        podEvents: n.pod_events,
         streams,
         lostEvents: sum(streams.map((s) => s.lostEventsInWindow)),
         lostPackets: sum(streams.map((s) => s.lostPackets)),
         damagedPackets: sum(streams.map((s) => s.damagedPackets)),
       };
     }),
+    podEvents: sum(r.nodes.map((n) => n.pod_events)),
     damage: r.damage,
   };
 }

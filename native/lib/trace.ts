@@ -135,6 +135,42 @@ export async function traceStats(
  * (EEXIST) unless `force`; each output is written under a temporary sibling and renamed into place
  * only when the merge succeeded, so a failed merge changes nothing at the output paths.
  */
+/** A process's pod as the merge writes it (process_pod events, Chrome task names). */
+export interface PodNameEntry {
+  namespace: string;
+  pod: string;
+  /** Empty for a pod-level cgroup. */
+  container: string;
+  podUid: string;
+}
+
+/** Pods by node name (as for correctionByNode), then by cgroup id in decimal. */
+export type PodNames = Record<string, Record<string, PodNameEntry>>;
+
+const noNul = z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+const podNameSchema = z
+  .object({
+    namespace: noNul.pipe(nonEmpty),
+    pod: noNul.pipe(nonEmpty),
+    container: noNul,
+    podUid: noNul,
+  })
+  .strict();
+/** Why a key is not a cgroup id (64-bit, in decimal), or undefined. */
+function cgroupIdProblem(key: string): string | undefined {
+  if (!/^(0|[1-9][0-9]*)$/.test(key)) return 'must be a cgroup id in decimal';
+  if (BigInt(key) >= 1n << 64n) return 'must be a cgroup id below 2^64';
+  return undefined;
+}
+// Keys checked here rather than by a key schema: zod reports those only as "Invalid key".
+const cgroupTable = z.record(z.string(), podNameSchema).superRefine((table, ctx) => {
+  for (const key of Object.keys(table)) {
+    const message = cgroupIdProblem(key);
+    if (message) ctx.addIssue({ code: 'custom', message, path: [key] });
+  }
+});
+const podNamesSchema = z.record(z.string().min(1), cgroupTable);
+
 export interface MergeOptions {
   /** Output (a): the unified trace directory (one CTF trace per node). */
   out?: string;
@@ -150,11 +186,19 @@ export interface MergeOptions {
    * inputs named only inside (a directory of traces); an unknown name is an error.
    */
   correctionByNode?: Record<string, bigint | number>;
+  /**
+   * Pods by node name, then by cgroup id (decimal): in the unified trace a `process_pod` event
+   * follows each statedump_process / sched_process_cgroup of a named cgroup (same stream, same
+   * time; threads named before `fromNs` get theirs at the node's first event), and the Chrome
+   * JSON names those threads' tasks with their pod. An unknown node name is an error.
+   */
+  podNames?: PodNames;
 }
 
 const mergeOptions = z
   .object({
     ...windowSchema,
+    podNames: podNamesSchema.optional(),
     out: nonEmpty.optional(),
     chrome: nonEmpty.optional(),
     force: z.boolean().optional(),

@@ -8,107 +8,34 @@
  * the window gauge against the workload; SIGTERM leaving the rings recording.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot, resolveKernel } from '../vm/kernel';
+import { projectRoot } from '../vm/kernel';
 import { useVm } from '../vm/jest';
 import { agentRequest, untar } from './agent-client';
 import { makeTestPki, type TestPki } from './certs';
+import { AGENT_API, AGENT_HEALTH, LOADER_HEALTH, loadModuleInVm, startAgentInVm } from './vm-node';
 
-const API = 9401;
-const HEALTH = 9402;
-const LOADER = 9403;
+const API = AGENT_API;
+const HEALTH = AGENT_HEALTH;
+const LOADER = LOADER_HEALTH;
 const out = join(projectRoot, 'test-output', 'agent-vm');
-
-/**
- * The agent as the image runs it: `node dist/agent/main.js`, built by `npm test`'s build step
- * (`npm run build:ts`). A dist/ older than a source of the agent would test stale code: that is
- * an error saying what to run, not a second compile.
- */
-function builtAgent(): string {
-  const main = join(projectRoot, 'dist', 'agent', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build:ts`);
-  const newer = spawnSync(
-    'find',
-    [
-      'agent',
-      'common',
-      'native/lib',
-      'native/index.ts',
-      '-name',
-      '*.ts',
-      '!',
-      '-name',
-      '*.test.ts',
-      '-newer',
-      main,
-    ],
-    { cwd: projectRoot, encoding: 'utf8' },
-  ).stdout.trim();
-  if (newer) throw new Error(`dist/ is older than ${newer.split('\n')[0]}: run npm run build:ts`);
-  return `node ${main}`;
-}
 
 describe('rewind-agent in a VM with the real module', () => {
   mkdirSync(out, { recursive: true });
-  const agent = builtAgent();
   // The guest sees the host's files read-only at the same paths, except /tmp (a tmpfs).
   const pki: TestPki = makeTestPki(out);
   const vm = useVm({ name: 'agent-a', cpus: 2, forwardPorts: [API, HEALTH, LOADER] });
 
-  const env = () =>
-    [
-      'NODE_NAME=agent-a',
-      `REWIND_TLS_CERT=${pki.agent.cert}`,
-      `REWIND_TLS_KEY=${pki.agent.key}`,
-      `REWIND_TLS_CA=${pki.ca}`,
-      'REWIND_SNAPSHOT_DIR=/tmp/rewind-snapshots',
-      'REWIND_DRAIN_SECONDS=1',
-      // 4 MiB per CPU: enough to hold history across an agent's restart (node loading its
-      // modules under TCG is seconds of page faults and syscalls), and a syscall storm wraps it.
-      'REWIND_RING_SUBBUF_BYTES=65536',
-      'REWIND_RING_SUBBUFS=64',
-    ].join(' ');
-
-  async function startAgent(): Promise<void> {
-    await vm().run(
-      // The agent alone in the background, its output in a file: the exec server answers once
-      // every holder of the command's stdout has gone.
-      `${env()} setsid ${agent} serve >>/tmp/agent.log 2>&1 </dev/null & echo $! >/tmp/agent.pid`,
-    );
-    await waitReady();
-  }
-
-  /**
-   * The loader as the chart runs it, with the image's layout of prebuilt modules
-   * (<dir>/<release>/rewind.ko): this tree's module, built for the kernel the VM boots.
-   */
-  async function loadModule(): Promise<void> {
-    const prebuilt = join(out, 'modules', resolveKernel().release);
-    mkdirSync(prebuilt, { recursive: true });
-    cpSync(join(projectRoot, 'kmod', 'rewind.ko'), join(prebuilt, 'rewind.ko'));
-    await vm().run(
-      `NODE_NAME=agent-a REWIND_MODULE_PREBUILT_DIR=${join(out, 'modules')} ` +
-        `REWIND_MODULE_SOURCE_DIR=/nonexistent REWIND_MODULE_BUILD_CACHE=/tmp/rewind-modules ` +
-        `setsid ${agent} load-module >>/tmp/loader.log 2>&1 </dev/null & echo $! >/tmp/loader.pid`,
-    );
-    await waitReady(LOADER, 'loader');
-  }
-
-  async function waitReady(port = HEALTH, what = 'agent'): Promise<void> {
-    // node loads the agent's modules over 9p under TCG: tens of seconds.
-    const deadline = Date.now() + 180_000;
-    while (Date.now() < deadline) {
-      try {
-        const r = await vm().httpGet(port, '/readyz', 2000);
-        if (r.status === 200) return;
-      } catch {
-        /* not listening yet */
-      }
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    throw new Error(`the ${what} did not become ready:\n${await vm().run(`cat /tmp/${what}.log`)}`);
-  }
+  // 4 MiB per CPU: enough to hold history across an agent's restart (node loading its
+  // modules under TCG is seconds of page faults and syscalls), and a syscall storm wraps it.
+  const startAgent = () =>
+    startAgentInVm(vm(), {
+      node: 'agent-a',
+      pki,
+      env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '64' },
+    });
+  const loadModule = () => loadModuleInVm(vm(), 'agent-a', out);
 
   const snapshot = (extra: Partial<Parameters<typeof agentRequest>[0]> = {}) =>
     agentRequest({

@@ -19,7 +19,9 @@ import { startServe } from '../../agent/serve';
 import {
   nativeConstants,
   STATS_COUNTERS,
+  clockSamples,
   writeSyntheticTrace,
+  type ClockSample,
   type CpuStats,
   type DeviceConfig,
   type DeviceInfo,
@@ -31,6 +33,11 @@ import { makeTestPki, type TestPki } from './certs';
 export const STANDIN_NOW_NS = 50_000_000_000n;
 
 export class StandInDevice implements RecorderDevice {
+  /**
+   * Each node's trace is its own (hostname, and a trace uuid from a seed of the node's name), as
+   * two real nodes' are: a merge refuses the same trace twice.
+   */
+  constructor(private readonly node = 'node-a') {}
   readonly abiVersion = nativeConstants().abiVersion;
   readonly formatVersion = nativeConstants().formatVersion;
   state = 0;
@@ -76,7 +83,8 @@ export class StandInDevice implements RecorderDevice {
   async snapshot(dir: string): Promise<SnapshotResult> {
     this.snapshots++;
     await this.hold;
-    await writeSyntheticTrace(dir, { cpus: 2, hostname: 'node-a', eventsPerCpu: 20000, seed: 7 });
+    const seed = [...this.node].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 2 ** 31, 7);
+    await writeSyntheticTrace(dir, { cpus: 2, hostname: this.node, eventsPerCpu: 20000, seed });
     const files = readdirSync(dir).filter((f) => f.startsWith('stream_'));
     return {
       dir,
@@ -111,11 +119,42 @@ export interface StandInAgent {
   stop(): Promise<void>;
 }
 
+export interface StandInOptions {
+  /** Certificates shared with other agents (one CA for a cluster); the caller removes them. */
+  pki?: TestPki;
+  /**
+   * The node's clocks (e.g. a node whose realtime is off). By default the host's, with the
+   * monotonic clock read on the synthetic trace's clock (STANDIN_TRACE_END_NS when the agent
+   * starts), so that the snapshot's request time and the clock exchanges agree with the trace
+   * as a real node's agree with its rings.
+   */
+  clockSamples?: (count: number) => ClockSample[];
+}
+
+/**
+ * The synthetic trace's clock just after its last event (writeSyntheticTrace's events lie
+ * between 1.0 and 1.3 s).
+ */
+export const STANDIN_TRACE_END_NS = 1_500_000_000n;
+
+/** The host's clock samples with monotonic moved onto the synthetic trace's clock. */
+export function standInClock(): (count: number) => ClockSample[] {
+  const origin = (clockSamples(1)[0] as ClockSample).monotonicNs;
+  return (count) =>
+    clockSamples(count).map((c) => ({
+      ...c,
+      monotonicNs: c.monotonicNs - origin + STANDIN_TRACE_END_NS,
+    }));
+}
+
 /** The real `rewind-agent serve` over a StandInDevice, on free loopback ports. */
-export async function startStandInAgent(nodeName = 'node-a'): Promise<StandInAgent> {
-  const pki = makeTestPki();
+export async function startStandInAgent(
+  nodeName = 'node-a',
+  options: StandInOptions = {},
+): Promise<StandInAgent> {
+  const pki = options.pki ?? makeTestPki();
   const scratch = mkdtempSync(join(tmpdir(), 'rewind-agent-scratch-'));
-  const device = new StandInDevice();
+  const device = new StandInDevice(nodeName);
   const config = parseAgentConfig('serve', {
     env: {
       NODE_NAME: nodeName,
@@ -136,6 +175,7 @@ export async function startStandInAgent(nodeName = 'node-a'): Promise<StandInAge
       refresh: async () => ({ version: 2, unifiedRoot: '/sys/fs/cgroup', cgroups: [] }) as never,
       stop: async () => undefined,
     }),
+    clockSamples: options.clockSamples ?? standInClock(),
   });
   const addresses = lifecycle.addresses();
   return {
@@ -147,7 +187,7 @@ export async function startStandInAgent(nodeName = 'node-a'): Promise<StandInAge
     healthPort: Number(addresses.health?.split(':').pop()),
     async stop() {
       await lifecycle.shutdown({ drain: false });
-      rmSync(pki.dir, { recursive: true, force: true });
+      if (!options.pki) rmSync(pki.dir, { recursive: true, force: true });
       rmSync(scratch, { recursive: true, force: true });
     },
   };

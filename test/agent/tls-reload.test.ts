@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { tlsOptions, watchCertificates, type TlsPaths } from '../../agent/tls';
+import { tlsOptions, watchCertificates, type TlsPaths } from '../../common/tls';
 import { makeTestPki, type TestPki } from './certs';
 
 /** The common name of the certificate the server presents now. */

@@ -1,7 +1,8 @@
 /**
  * One list of variables: the environment the chart gives each container is exactly what that
  * container's command reads (agent/settings.ts through `agentVariables` for the agent's three
- * commands, controller/config.ts for the controller). Checked both ways for the defaults and
+ * commands, `controllerVariables` of controller/settings.ts for the controller). Checked both
+ * ways for the defaults and
  * every ci/ scenario: a variable the chart sets that nothing reads is a value that does nothing;
  * a variable the command reads that the chart does not set must have a default and be listed
  * below with the reason the chart leaves it alone. `extraEnv` entries are the user's and are
@@ -13,11 +14,9 @@ import * as path from 'node:path';
 import { load } from 'js-yaml';
 import { agentVariables, parseAgentConfig } from '../../agent/config';
 import { COMMANDS, type CommandName, type Setting } from '../../agent/settings';
-import {
-  controllerConfig,
-  controllerEnvironment,
-  controllerVariables,
-} from '../../controller/config';
+import { X509Certificate } from 'node:crypto';
+import { controllerConfig, controllerVariables } from '../../controller/config';
+import { controllerSettings } from '../../controller/settings';
 import { ciScenarios, find, type K8sObject, podSpec, render } from './chart';
 
 interface EnvVar {
@@ -46,6 +45,17 @@ interface Component {
 
 const POD_BIND = 'the default, every address of the pod, is right in a pod';
 
+/** Whether a setting of a table parses from nothing, i.e. has a default. */
+const defaulted =
+  (
+    settings: readonly {
+      variable: string;
+      type: { safeParse(x: unknown): { success: boolean } };
+    }[],
+  ) =>
+  (v: string): boolean =>
+    settings.find((s) => s.variable === v)?.type.safeParse(undefined).success ?? false;
+
 const at = (values: Values, keys: string[]): unknown =>
   keys.reduce<unknown>((v, k) => (v as Values | undefined)?.[k], values);
 
@@ -61,8 +71,7 @@ function agentCommand(
     workload: 'DaemonSet',
     command: ['node', 'dist/agent/main.js', command],
     reads: agentVariables[command],
-    hasDefault: (v) =>
-      settings.find((s) => s.variable === v)?.type.safeParse(undefined).success ?? false,
+    hasDefault: defaulted(settings),
     notSetByChart,
     extraEnv: (values) => (at(values, extraEnvAt) as EnvVar[] | undefined) ?? [],
   };
@@ -83,14 +92,15 @@ const components: Component[] = [
     workload: 'Deployment',
     command: ['node', 'dist/controller/main.js'],
     reads: controllerVariables,
-    hasDefault: (v) =>
-      (
-        controllerEnvironment.shape as Record<
-          string,
-          { safeParse(x: unknown): { success: boolean } }
-        >
-      )[v]?.safeParse(undefined).success ?? false,
-    notSetByChart: { REWIND_CONTROLLER_BIND: POD_BIND },
+    hasDefault: defaulted(Object.values(controllerSettings)),
+    notSetByChart: {
+      REWIND_CONTROLLER_BIND: POD_BIND,
+      KUBECONFIG: "empty, the default, is the pod's in-cluster ServiceAccount",
+      REWIND_WEBHOOK_TOKEN:
+        'the token comes from the mounted Secret (REWIND_WEBHOOK_TOKEN_FILE), never the pod spec',
+      REWIND_STANDALONE: 'standalone mode is for agents outside Kubernetes; off, the default',
+      REWIND_AGENTS: 'standalone only: in Kubernetes the agents are the DaemonSet pods',
+    },
     extraEnv: (values) => (at(values, ['controller', 'extraEnv']) as EnvVar[] | undefined) ?? [],
   },
 ];
@@ -129,6 +139,25 @@ function drift(set: string[], c: Component, userOwned: string[] = []): string[] 
   for (const name of duplicates) problems.push(`${name}: set twice`);
   return problems;
 }
+
+/** Plain `value:` entries as given; downward-API ones filled in as the kubelet would. */
+const kubelet = (
+  env: EnvVar[] = [],
+  pod = { namespace: 'rewind-system', name: 'rewind-controller-5d8f7-x2x9q' },
+): NodeJS.ProcessEnv =>
+  Object.fromEntries(
+    env.map((e) => [
+      e.name,
+      e.value ??
+        (
+          {
+            'spec.nodeName': 'node-a',
+            'metadata.namespace': pod.namespace,
+            'metadata.name': pod.name,
+          } as Record<string, string>
+        )[e.valueFrom?.fieldRef?.fieldPath ?? ''],
+    ]),
+  );
 
 const scenarios: [string, string[]][] = [
   ['defaults', []],
@@ -175,6 +204,12 @@ describe.each(scenarios)('%s', (name, valuesFiles) => {
       ).toEqual([]);
     },
   );
+
+  test('controller: the environment is a configuration the controller accepts', () => {
+    const container = containerOf(objects, components[3]);
+    if (container === undefined) return;
+    expect(() => controllerConfig(kubelet(container.env))).not.toThrow();
+  });
 });
 
 describe('the check itself', () => {
@@ -223,17 +258,6 @@ describe('the check itself', () => {
 });
 
 describe('the processes accept the environment the chart gives them', () => {
-  /** Plain `value:` entries as given; downward-API ones filled in as the kubelet would. */
-  const kubelet = (env: EnvVar[] = []): NodeJS.ProcessEnv =>
-    Object.fromEntries(
-      env.map((e) => [
-        e.name,
-        e.value ??
-          ({ 'spec.nodeName': 'node-a' } as Record<string, string>)[
-            e.valueFrom?.fieldRef?.fieldPath ?? ''
-          ],
-      ]),
-    );
   const ports = (c: ContainerSpec): Record<string, number> =>
     Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
 
@@ -389,11 +413,179 @@ describe('the processes accept the environment the chart gives them', () => {
     ]);
   });
 
-  test('controller', async () => {
+  test('controller: values to variables to configuration, ports by name', async () => {
     const objects = await render({
-      set: ['controller.healthPort=9292', 'controller.drainSeconds=9', 'controller.logLevel=warn'],
+      release: 'rel',
+      namespace: 'tracing',
+      set: [
+        'controller.apiPort=9511',
+        'controller.healthPort=9512',
+        'controller.drainSeconds=9',
+        'controller.logLevel=warn',
+        'controller.leaderElection=false',
+        'controller.workers=8',
+        'controller.defaultTtlSeconds=3600',
+        'controller.podTombstoneSeconds=1800',
+        'controller.collection.concurrency=32',
+        'controller.collection.nodeTimeoutSeconds=60',
+        'controller.collection.clockExchanges=9',
+        // Beyond 2^31, and a round number Go would print as 1e+07 unless the chart says int.
+        'controller.storage.snapshotBudgetBytes=4294967296',
+        'controller.storage.retentionSeconds=10000000',
+        'controller.storage.retentionBytes=17179869184',
+        'controller.webhook.maxBytes=2097152',
+        'controller.webhook.cooldownSeconds=600',
+        'controller.webhook.dailyCap=10',
+        'controller.webhook.windowSeconds=60',
+        'controller.webhook.noTarget=skip',
+        'controller.webhook.labels.node=kubernetes_node',
+        'controller.webhook.labels.instance=target',
+        'controller.webhook.labels.namespace=exported_namespace',
+        'controller.webhook.labels.pod=exported_pod',
+        'agent.apiPort=9501',
+      ],
     });
+    const controller = containerOf(objects, components[3])!;
+    const env = kubelet(controller.env, { namespace: 'tracing', name: 'rel-rewind-controller-a1' });
+    expect(controllerConfig(env)).toEqual({
+      bind: '0.0.0.0',
+      apiPort: 9511,
+      healthPort: 9512,
+      drainSeconds: 9,
+      logLevel: 'warn',
+      namespace: 'tracing',
+      podName: 'rel-rewind-controller-a1',
+      name: 'rel-rewind-controller',
+      kubeconfig: '',
+      leaderElection: false,
+      workers: 8,
+      agentSelector:
+        'app.kubernetes.io/component=agent,app.kubernetes.io/instance=rel,app.kubernetes.io/name=rewind',
+      agentPort: 9501,
+      agentServerName: 'rel-rewind-agent.tracing.svc',
+      tlsCert: '/etc/rewind/tls/tls.crt',
+      tlsKey: '/etc/rewind/tls/tls.key',
+      tlsCa: '/etc/rewind/tls/ca.crt',
+      concurrency: 32,
+      nodeTimeoutSeconds: 60,
+      clockExchanges: 9,
+      tombstoneSeconds: 1800,
+      dataDir: '/var/lib/rewind/traces',
+      snapshotBudgetBytes: 4294967296,
+      retentionSeconds: 10000000,
+      retentionBytes: 17179869184,
+      ttlSeconds: 3600,
+      webhookToken: '',
+      webhookTokenFile: '/etc/rewind/webhook/token',
+      webhookMaxBytes: 2097152,
+      alertCooldownSeconds: 600,
+      alertDailyCap: 10,
+      alertWindowSeconds: 60,
+      alertNoTarget: 'skip',
+      alertNodeLabel: 'kubernetes_node',
+      alertInstanceLabel: 'target',
+      alertNamespaceLabel: 'exported_namespace',
+      alertPodLabel: 'exported_pod',
+      standalone: false,
+      agents: [],
+    });
+    expect(ports(controller)).toEqual({ api: 9511, health: 9512 });
+  });
+
+  test("controller: the chart's defaults are the settings table's, but for what names this release", async () => {
+    const objects = await render();
     const config = controllerConfig(kubelet(containerOf(objects, components[3])!.env));
-    expect(config).toEqual({ healthPort: 9292, bind: '0.0.0.0', drainMs: 9000, logLevel: 'warn' });
+    const release = {
+      namespace: 'rewind-system',
+      podName: 'rewind-controller-5d8f7-x2x9q',
+      name: 'rewind-controller',
+      agentSelector:
+        'app.kubernetes.io/component=agent,app.kubernetes.io/instance=rewind,app.kubernetes.io/name=rewind',
+      agentServerName: 'rewind-agent.rewind-system.svc',
+      webhookTokenFile: '/etc/rewind/webhook/token',
+    };
+    expect(config).toEqual({ ...controllerConfig({}), ...release });
+  });
+
+  test("controller: the agent selector is the DaemonSet's, the server name is on the agent's certificate", async () => {
+    for (const options of [{}, { release: 'other', namespace: 'ops', set: ['nameOverride=rw'] }]) {
+      const objects = await render(options);
+      const config = controllerConfig(kubelet(containerOf(objects, components[3])!.env));
+      const ds = find(objects, 'DaemonSet').find((o) => o.metadata.name.endsWith('-agent'))!;
+      const selected = Object.fromEntries(config.agentSelector.split(',').map((p) => p.split('=')));
+      const dsSpec = ds.spec as {
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> } };
+      };
+      expect(selected).toEqual(dsSpec.selector.matchLabels);
+      expect(dsSpec.template.metadata.labels).toMatchObject(selected);
+      // Not the controller's own pods: the selector names the agent component.
+      expect(selected['app.kubernetes.io/component']).toBe('agent');
+
+      const agentSecret = find(objects, 'Secret').find((o) =>
+        o.metadata.name.endsWith('-agent-tls'),
+      ) as unknown as { data: Record<string, string> };
+      const cert = new X509Certificate(Buffer.from(agentSecret.data['tls.crt'], 'base64'));
+      expect(cert.checkHost(config.agentServerName)).toBe(config.agentServerName);
+      const agentPorts = ports(podSpec(ds).containers[0] as unknown as ContainerSpec);
+      expect(config.agentPort).toBe(agentPorts.api);
+    }
+  });
+
+  test('controller: the Lease it takes is the one its Role grants', async () => {
+    const objects = await render({ release: 'other', namespace: 'ops' });
+    const config = controllerConfig(
+      kubelet(containerOf(objects, components[3])!.env, { namespace: 'ops', name: 'p' }),
+    );
+    const role = find(objects, 'Role', config.name)[0] as unknown as {
+      metadata: { namespace: string };
+      rules: { resources: string[]; resourceNames?: string[] }[];
+    };
+    expect(role.metadata.namespace).toBe(config.namespace);
+    expect(role.rules.find((r) => r.resources.includes('leases') && r.resourceNames)).toMatchObject(
+      { resourceNames: [`${config.name}-leader`] },
+    );
+  });
+
+  test('controller: the TLS files, the webhook token and the trace volume are mounted where the variables say', async () => {
+    for (const set of [
+      [],
+      ['controller.webhook.tokenSecret.name=mine', 'controller.webhook.tokenSecret.key=am-token'],
+    ]) {
+      const objects = await render({ set });
+      const deploy = find(objects, 'Deployment', 'rewind-controller')[0];
+      const spec = podSpec(deploy);
+      const config = controllerConfig(kubelet(containerOf(objects, components[3])!.env));
+      const mounts = spec.containers[0].volumeMounts ?? [];
+      const volume = (mountPath: string) => {
+        const m = mounts.find((x) => x.mountPath === mountPath);
+        return { readOnly: m?.readOnly ?? false, ...spec.volumes?.find((v) => v.name === m?.name) };
+      };
+      for (const file of [config.tlsCert, config.tlsKey, config.tlsCa])
+        expect(volume(path.posix.dirname(file))).toMatchObject({
+          readOnly: true,
+          secret: { secretName: 'rewind-controller-tls' },
+        });
+      const tokenSecret = set.length ? 'mine' : 'rewind-controller-webhook';
+      const tokenKey = set.length ? 'am-token' : 'token';
+      expect(volume(path.posix.dirname(config.webhookTokenFile))).toMatchObject({
+        readOnly: true,
+        secret: {
+          secretName: tokenSecret,
+          items: [{ key: tokenKey, path: path.posix.basename(config.webhookTokenFile) }],
+        },
+      });
+      // The chart makes the token Secret only when the user names none.
+      const made = find(objects, 'Secret', 'rewind-controller-webhook') as unknown as {
+        data: Record<string, string>;
+      }[];
+      if (set.length) expect(made).toEqual([]);
+      else
+        expect(Buffer.from(made[0].data.token, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+      expect(volume(config.dataDir)).toMatchObject({
+        readOnly: false,
+        persistentVolumeClaim: { claimName: 'rewind-controller-traces' },
+      });
+    }
   });
 });

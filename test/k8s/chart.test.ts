@@ -135,6 +135,7 @@ describe('default values', () => {
         'RoleBinding/rewind-controller',
         'Secret/rewind-agent-tls',
         'Secret/rewind-controller-tls',
+        'Secret/rewind-controller-webhook',
         'Service/rewind-agent',
         'Service/rewind-controller',
         'Service/rewind-node',
@@ -270,14 +271,14 @@ describe('default values', () => {
     ]);
   });
 
-  test('Service ports resolve to the containers: api 9401, health 9402, loader 9403, plugin 9404', () => {
-    const resolved = (service: string, workload: string) => {
+  test('Service ports resolve to the containers: api 9401, health 9402, loader 9403, plugin 9404; controller api 9411, health 9412', () => {
+    const resolved = (service: string, workload: string, kind = 'DaemonSet') => {
       const ports = (
         find(objects, 'Service', service)[0].spec as {
           ports: { name: string; port: number; targetPort: string }[];
         }
       ).ports;
-      const named = podSpec(find(objects, 'DaemonSet', workload)[0]).containers.flatMap(
+      const named = podSpec(find(objects, kind, workload)[0]).containers.flatMap(
         (c) => (c as unknown as { ports: { name: string; containerPort: number }[] }).ports,
       );
       return ports.map((p) => [
@@ -294,6 +295,27 @@ describe('default values', () => {
       ['loader-health', 9403, 9403],
       ['plugin-health', 9404, 9404],
     ]);
+    expect(resolved('rewind-controller', 'rewind-controller', 'Deployment')).toEqual([
+      ['api', 9411, 9411],
+      ['health', 9412, 9412],
+    ]);
+  });
+
+  test('controller: probes on the health port; the webhook token Secret is generated and mounted read-only', () => {
+    const c = podSpec(find(objects, 'Deployment', 'rewind-controller')[0])
+      .containers[0] as unknown as {
+      livenessProbe: { httpGet: { path: string; port: string } };
+      readinessProbe: { httpGet: { path: string; port: string } };
+    };
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    const secret = find(objects, 'Secret', 'rewind-controller-webhook')[0] as unknown as {
+      type: string;
+      data: Record<string, string>;
+    };
+    expect(secret.type).toBe('Opaque');
+    expect(Object.keys(secret.data)).toEqual(['token']);
+    expect(Buffer.from(secret.data.token, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
   });
 
   test('generated certificates chain to one CA and name the services', () => {
@@ -387,7 +409,11 @@ describe('device access modes', () => {
 describe('scenarios', () => {
   test('cert-manager: Certificates into the same Secrets, no chart-made keys', async () => {
     const objects = await render({ valuesFiles: [scenario('cert-manager')] });
-    expect(find(objects, 'Secret')).toHaveLength(0);
+    // The only Secret the chart makes is the webhook's bearer token (not a key: cert-manager
+    // has nothing to issue there).
+    expect(find(objects, 'Secret').map((o) => o.metadata.name)).toEqual([
+      'rewind-controller-webhook',
+    ]);
     const certs = find(objects, 'Certificate').map(
       (c) => (c.spec as { secretName: string }).secretName,
     );
@@ -426,7 +452,7 @@ describe('scenarios', () => {
       ['rewind-agent', '/metrics', 9402, true],
       ['rewind-node', '/metrics', 9403, true],
       ['rewind-node', '/metrics', 9404, true],
-      ['rewind-controller', '/metrics', 9090, false],
+      ['rewind-controller', '/metrics', 9412, false],
     ]);
     const rule = find(objects, 'PrometheusRule')[0];
     expect(rule.metadata.labels?.release).toBe('kube-prometheus-stack');
@@ -445,6 +471,30 @@ describe('scenarios', () => {
     expect(podSpec(deploy).containers[0].image).toBe(
       'registry.example.com/observability/rewind@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     );
+  });
+
+  test("controller: tuned values, the user's token Secret, byte counts printed as integers", async () => {
+    const objects = await render({ valuesFiles: [scenario('controller')] });
+    expect(find(objects, 'Secret', 'rewind-controller-webhook')).toEqual([]);
+    const spec = podSpec(find(objects, 'Deployment', 'rewind-controller')[0]);
+    const env = Object.fromEntries(
+      (spec.containers[0] as unknown as { env: { name: string; value?: string }[] }).env.map(
+        (e) => [e.name, e.value],
+      ),
+    );
+    expect(env).toMatchObject({
+      REWIND_SNAPSHOT_BUDGET_BYTES: '10000000000',
+      REWIND_RETENTION_BYTES: '100000000000',
+      REWIND_RETENTION_SECONDS: '2592000',
+      REWIND_WEBHOOK_MAX_BYTES: '4194304',
+      REWIND_ALERT_NO_TARGET: 'skip',
+    });
+    expect(spec.volumes?.find((v) => v.name === 'webhook-token')).toMatchObject({
+      secret: {
+        secretName: 'alertmanager-rewind-token',
+        items: [{ key: 'bearer', path: 'token' }],
+      },
+    });
   });
 
   test("agent only: no controller objects, no agent NetworkPolicy, the remote controller's identity", async () => {
@@ -492,9 +542,14 @@ describe('guards and schema', () => {
       ['node.devicePlugin.healthPort=9403'],
       'node.loader.healthPort and node.devicePlugin.healthPort are both 9403',
     ],
+    [['controller.apiPort=9412'], 'controller.healthPort and controller.apiPort are both 9412'],
     [
-      ['controller.webhookPort=9090'],
-      'controller.healthPort and controller.webhookPort are both 9090',
+      [
+        'controller.replicas=2',
+        'controller.persistence.accessMode=ReadWriteMany',
+        'controller.leaderElection=false',
+      ],
+      'controller.replicas=2 needs controller.leaderElection=true',
     ],
     [
       ['agent.deviceAccess=external'],
@@ -512,6 +567,13 @@ describe('guards and schema', () => {
     await expect(
       render({ set: ['node.loader.healthPort=9402', 'node.devicePlugin.healthPort=9401'] }),
     ).resolves.toBeDefined();
+    // One replica may run without a leader; two on shared storage with one.
+    await expect(render({ set: ['controller.leaderElection=false'] })).resolves.toBeDefined();
+    await expect(
+      render({
+        set: ['controller.replicas=2', 'controller.persistence.accessMode=ReadWriteMany'],
+      }),
+    ).resolves.toBeDefined();
   });
 
   test.each([
@@ -527,6 +589,17 @@ describe('guards and schema', () => {
     [['controller.logLevel=bogus'], 'logLevel'],
     [['agent.metricsPort=9090'], "additional properties 'metricsPort' not allowed"],
     [['controller.persistence.size=lots'], 'size'],
+    // Gone: the port of the webhook's placeholder (the webhook is on apiPort).
+    [['controller.webhookPort=8443'], "additional properties 'webhookPort' not allowed"],
+    [['controller.workers=0'], 'workers'],
+    [['controller.collection.concurrency=2000'], 'concurrency'],
+    [['controller.collection.bogus=1'], "additional properties 'bogus' not allowed"],
+    [['controller.storage.retentionBytes=-1'], 'retentionBytes'],
+    [['controller.webhook.noTarget=refuse'], "value must be one of 'all-nodes', 'skip'"],
+    [['controller.webhook.labels.node=kubernetes.io/hostname'], 'node'],
+    [['controller.webhook.maxBytes=100'], 'maxBytes'],
+    [['controller.webhook.tokenSecret.name=Not_A_Name'], 'name'],
+    [['controller.leaderElection=yes'], 'leaderElection'],
     [['agent.ring.subbufBytes=100000'], 'subbufBytes'],
     [['agent.ring.subbufs=3'], 'subbufs'],
     [['agent.ring.mode=ring'], "value must be one of 'overwrite', 'discard'"],

@@ -9,7 +9,7 @@ import { NS, RELEASE, useCluster } from './cluster';
 const cluster = useCluster({ install: true });
 
 describe('helm install into the API server', () => {
-  test('succeeds and prints NOTES with the next commands, and only what works today', () => {
+  test('succeeds and prints NOTES with the next commands', () => {
     const out = cluster.installOutput.stdout;
     expect(out).toContain('STATUS: deployed');
     expect(out).toContain(
@@ -22,9 +22,16 @@ describe('helm install into the API server', () => {
     expect(out).toContain('port-forward pod/<agent pod> 9402');
     expect(out).toContain('named "rewind-controller"');
     expect(out).toContain(`helm test ${RELEASE} -n ${NS}`);
-    // Nothing acts on a TraceSnapshot yet: the NOTES do not tell anyone to make one.
-    expect(out).not.toContain('kubectl create -f');
-    expect(out).not.toContain('get tracesnapshots -w');
+    // A snapshot, its download and the Alertmanager receiver, with this release's names.
+    expect(out).toContain('kubectl apply -f -');
+    expect(out).toContain(`kubectl -n ${NS} get tracesnapshot incident-1 -w`);
+    expect(out).toContain(
+      `https://rewind-controller.${NS}.svc:9411/v1/snapshots/${NS}/incident-1 -o trace.tar.gz`,
+    );
+    expect(out).toContain(`url: https://rewind-controller.${NS}.svc:9411/v1/alerts`);
+    expect(out).toContain('credentials_file: /etc/alertmanager/secrets/rewind-webhook/token');
+    expect(out).toContain(`get secret rewind-controller-webhook -o jsonpath='{.data.token}'`);
+    expect(out).not.toMatch(/not yet|serves only its health/);
   });
 
   test('the API server keeps the node-side pods tokenless and least-privileged as rendered', async () => {
@@ -176,6 +183,26 @@ describe('upgrade and uninstall', () => {
     expect(up.code).toBe(0);
     expect(await caOf('rewind-agent-tls')).toBe(before);
     expect(await caOf('rewind-controller-tls')).toBe(before);
+  });
+
+  test('helm upgrade keeps the generated webhook token', async () => {
+    // Alertmanager holds a copy: a new token on each upgrade would lock it out.
+    const token = async () =>
+      await cluster.cp.kubectlOk([
+        '-n',
+        NS,
+        'get',
+        'secret',
+        'rewind-controller-webhook',
+        '-o',
+        'jsonpath={.data.token}',
+      ]);
+    const before = await token();
+    expect(Buffer.from(before, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    const up = await cluster.helm(['upgrade', RELEASE, CHART_DIR, '-n', NS]);
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(await token()).toBe(before);
   });
 
   test('helm uninstall removes the release but keeps the traces claim and the CRD', async () => {

@@ -5,7 +5,8 @@
  * - the agent's: the real `rewind-agent serve` (startServe: its servers, registry and
  *   collectors) over a STAND-IN device (test/agent/standin-device.ts; this host cannot load the
  *   kernel module), scraped on its health port;
- * - the loader's: its real registry code (agent/module/metrics.ts) after a real failure outcome.
+ * - the loader's: its real registry code (agent/module/metrics.ts) after a real failure outcome;
+ * - the controller's: its real registry code (controller/metrics.ts) after a failed snapshot.
  * Prometheus's own labels are added as a ServiceMonitor scrape adds them (job = the Service,
  * node from the relabeling, instance, pod, ...). Each alert is asserted to fire on its condition,
  * on the node that has it, with its labels and summary, and to stay silent otherwise (other nodes,
@@ -21,6 +22,7 @@ import { dump, load } from 'js-yaml';
 import { Registry } from 'prom-client';
 import { moduleMetrics } from '../../agent/module/metrics';
 import { failed } from '../../agent/module/policy';
+import { controllerMetrics } from '../../controller/metrics';
 import { startStandInAgent, type StandInAgent } from '../agent/standin-device';
 import { find, render } from './chart';
 
@@ -75,6 +77,7 @@ describe('the PrometheusRule on live series', () => {
   let agent: StandInAgent;
   let agentSeries: Map<string, Labels[]>;
   let loaderSeries: Map<string, Labels[]>;
+  let controllerSeries: Map<string, Labels[]>;
 
   beforeAll(async () => {
     if (spawnSync('promtool', ['--version']).error !== undefined)
@@ -98,6 +101,11 @@ describe('the PrometheusRule on live series', () => {
     const registry = new Registry();
     moduleMetrics(registry).record(failed('no-headers', 'no headers for this kernel'), true);
     loaderSeries = parseExposition(await registry.metrics());
+
+    const controller = controllerMetrics('0.0.0-test');
+    controller.snapshotFinished('alert', 'Failed');
+    controller.snapshotFinished('manual', 'Complete');
+    controllerSeries = parseExposition(await controller.registry.metrics());
   });
 
   afterAll(async () => {
@@ -114,6 +122,7 @@ describe('the PrometheusRule on live series', () => {
   };
   const agentLive = (name: string) => live(() => agentSeries, name);
   const loaderLive = (name: string) => live(() => loaderSeries, name);
+  const controllerLive = (name: string) => live(() => controllerSeries, name);
 
   /** `promtool test rules` of one test case against a rules file; its exit code and output. */
   function promtoolTest(testCase: unknown, file = rulesFile): { code: number; output: string } {
@@ -183,12 +192,18 @@ describe('the PrometheusRule on live series', () => {
       'RewindNodePodDown',
       'RewindModuleNotLoaded',
       'RewindControllerDown',
+      'RewindTraceSnapshotsFailed',
+      'RewindControllerNoLeader',
     ]);
   });
 
   test('every rewind_ metric a rule names is one a live process exports', () => {
     const used = new Set(rules.flatMap((r) => r.expr.match(/rewind_[a-z_]+/g) ?? []));
-    const exported = new Set([...agentSeries.keys(), ...loaderSeries.keys()]);
+    const exported = new Set([
+      ...agentSeries.keys(),
+      ...loaderSeries.keys(),
+      ...controllerSeries.keys(),
+    ]);
     expect([...used].filter((m) => !exported.has(m))).toEqual([]);
     expect(used.size).toBeGreaterThanOrEqual(6);
   });
@@ -420,7 +435,7 @@ describe('the PrometheusRule on live series', () => {
         up(NODE_JOB, 'node-a', 9403, '1x20'),
         up(NODE_JOB, 'node-b', 9403, '0x20'),
         {
-          series: selector('up', { job: 'rewind-controller', instance: '10.0.9.9:9090' }),
+          series: selector('up', { job: 'rewind-controller', instance: '10.0.9.9:9412' }),
           values: '0x20',
         },
       ],
@@ -466,6 +481,70 @@ describe('the PrometheusRule on live series', () => {
           ],
         },
       ],
+    });
+  });
+
+  /** The labels a ServiceMonitor scrape adds to a controller replica's series (no `node`). */
+  const controllerTarget = (replica: string): Labels => ({
+    job: 'rewind-controller',
+    instance: `10.0.9.${replica === 'a' ? 9 : 10}:9412`,
+    namespace: 'rewind-system',
+    pod: `rewind-controller-${replica}`,
+    service: 'rewind-controller',
+    endpoint: 'health',
+  });
+
+  test('RewindTraceSnapshotsFailed: a failed snapshot within the hour, by trigger; completed ones are silent', () => {
+    const sets = controllerLive('rewind_controller_snapshots_total');
+    // The live labels: the result is the phase, as the TraceSnapshot's status spells it.
+    expect(sets).toEqual(
+      expect.arrayContaining([
+        { trigger: 'alert', result: 'Failed' },
+        { trigger: 'manual', result: 'Complete' },
+      ]),
+    );
+    const series = (l: Labels, values: string) => ({
+      series: selector('rewind_controller_snapshots_total', { ...l, ...controllerTarget('a') }),
+      values,
+    });
+    expectPasses({
+      interval: '1m',
+      input_series: [
+        series(
+          sets.find((l) => l.result === 'Failed')!,
+          '0x10 1x60',
+        ),
+        series(
+          sets.find((l) => l.result === 'Complete')!,
+          '0+1x70',
+        ),
+      ],
+      alert_rule_test: silentThenOne(
+        'RewindTraceSnapshotsFailed',
+        '5m',
+        '20m',
+        { job: 'rewind-controller', trigger: 'alert' },
+        'TraceSnapshots (alert) failed in the last hour.',
+      ),
+    });
+  });
+
+  test('RewindControllerNoLeader: replicas up but none leads for 10 minutes; a shorter gap is silent', () => {
+    const [leader] = controllerLive('rewind_controller_leader');
+    const replica = (name: string, values: string) => ({
+      series: selector('rewind_controller_leader', { ...leader, ...controllerTarget(name) }),
+      values,
+    });
+    expectPasses({
+      interval: '1m',
+      input_series: [replica('a', '1x5 0x30'), replica('b', '0x5 0x3 1x3 0x30')],
+      alert_rule_test: silentThenOne(
+        'RewindControllerNoLeader',
+        '15m',
+        '25m',
+        { job: 'rewind-controller' },
+        'No Rewind controller replica holds the leader Lease.',
+      ),
     });
   });
 

@@ -1,7 +1,7 @@
 /**
- * TokenReview of the components' real tokens. Neither component may review tokens today: the
- * agent checks the controller by its client certificate (mutual TLS), not by a token, and has
- * no Kubernetes access at all.
+ * TokenReview of the components' real tokens. The controller may review tokens: its API
+ * (downloads, /v1/agents) authenticates callers by their Kubernetes token. The agent may not: it
+ * checks the controller by its client certificate (mutual TLS) and has no Kubernetes access.
  */
 import { NS, useCluster } from './cluster';
 
@@ -50,9 +50,10 @@ describe('TokenReview', () => {
     expect(status.user?.uid).toBe(sa.metadata.uid);
   });
 
-  test('neither component may review tokens: the agent checks the controller by its client certificate', async () => {
+  test('the controller may review tokens (its API); the agent may not (it checks a client certificate)', async () => {
+    // review(token reviewed, reviewer's token)
+    expect((await review(cluster.tokens.agent, cluster.tokens.controller)).status).toBe(201);
     expect((await review(cluster.tokens.controller, cluster.tokens.agent)).status).toBe(403);
-    expect((await review(cluster.tokens.agent, cluster.tokens.controller)).status).toBe(403);
   });
 
   test('of a forged token is not authenticated', async () => {

@@ -28,7 +28,7 @@ describe('TraceSnapshot', () => {
     // The controller's view: write status through the status subresource; columns follow.
     const status = {
       status: {
-        phase: 'Succeeded',
+        phase: 'Complete',
         nodeCount: 2,
         nodesSucceeded: 2,
         startTime: '2026-01-01T00:00:00Z',
@@ -36,7 +36,7 @@ describe('TraceSnapshot', () => {
         nodes: [
           {
             name: 'node-a',
-            phase: 'Succeeded',
+            phase: 'Collected',
             bytes: 1000,
             events: 10,
             lostEvents: 0,
@@ -45,7 +45,7 @@ describe('TraceSnapshot', () => {
           },
           {
             name: 'node-b',
-            phase: 'Succeeded',
+            phase: 'Collected',
             bytes: 2000,
             events: 20,
             lostEvents: 1,
@@ -53,9 +53,11 @@ describe('TraceSnapshot', () => {
             clockUncertaintyNs: 250,
           },
         ],
+        progress: { nodesDone: 2, nodesTotal: 2, bytes: 3000 },
         trace: {
           location: 'rewind-system/nightly',
           sizeBytes: 3000,
+          trimmedToBudget: false,
           startTime: '2026-01-01T00:00:00Z',
           endTime: '2026-01-01T00:00:10Z',
         },
@@ -85,7 +87,7 @@ describe('TraceSnapshot', () => {
       'AGE',
     ]);
     expect(row).toMatch(
-      /^nightly\s+Succeeded\s+10\s+2\s+2\s+3000\s+test\s+rewind-system\/nightly\s+/,
+      /^nightly\s+Complete\s+10\s+2\s+2\s+3000\s+test\s+rewind-system\/nightly\s+/,
     );
   });
 
@@ -111,6 +113,12 @@ describe('TraceSnapshot', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('status.phase: Unsupported value: "Done"');
     expect(bad.stderr).toContain('status.nodes[0].bytes: Invalid value: -1');
+    // The old phase names are gone: nodes are Collected, snapshots Complete/PartiallyFailed.
+    expect(bad.stderr).toContain('status.nodes[0].phase: Unsupported value: "Succeeded"');
+    const old = await cluster.cp.kubectl(
+      mergePatch('sub', '{"status":{"phase":"PartiallySucceeded"}}', 'status'),
+    );
+    expect(old.stderr).toContain('status.phase: Unsupported value: "PartiallySucceeded"');
   });
 
   test('the spec is immutable', async () => {
@@ -135,6 +143,7 @@ describe('TraceSnapshot', () => {
         ttlSecondsAfterFinished: 0,
       },
       { target: { pods: { namespace: OTHER_NS } }, windowSeconds: 1 },
+      { target: { allNodes: true } },
     ];
     for (const [i, spec] of specs.entries()) {
       const r = await cluster.createObject(traceSnapshot(`ok-${i}`, spec));
@@ -184,13 +193,23 @@ describe('TraceSnapshot', () => {
       'empty target',
       { target: {} },
       [
-        'spec.target: Invalid value: "object": target must set exactly one of nodeNames, nodeSelector or pods',
+        'spec.target: Invalid value: "object": target must set exactly one of nodeNames, nodeSelector, pods or allNodes',
       ],
     ],
     [
       'two targets',
       { target: { nodeNames: ['a'], pods: { namespace: 'x' } } },
-      ['target must set exactly one of nodeNames, nodeSelector or pods'],
+      ['target must set exactly one of nodeNames, nodeSelector, pods or allNodes'],
+    ],
+    [
+      'allNodes with node names',
+      { target: { allNodes: true, nodeNames: ['a'] } },
+      ['target must set exactly one of nodeNames, nodeSelector, pods or allNodes'],
+    ],
+    [
+      'allNodes false',
+      { target: { allNodes: false } },
+      ['spec.target.allNodes: Unsupported value: false: supported values: "true"'],
     ],
     [
       'empty node list',

@@ -114,6 +114,7 @@ describe('the summary', () => {
           correction_ns: -10n,
           origin_ns: 1000n,
           events: 20,
+          pod_events: 0,
           events_by_type: { sched_switch: 20 },
         },
       ],

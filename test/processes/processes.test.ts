@@ -101,7 +101,18 @@ const processes: {
     program: 'rewind-controller',
     portVariable: 'REWIND_CONTROLLER_HEALTH_PORT',
     bindVariable: 'REWIND_CONTROLLER_BIND',
-    required: {},
+    // Standalone: the process alone, no API server (the in-cluster controller runs against a
+    // real one in test/controller/).
+    required: {
+      REWIND_STANDALONE: 'true',
+      REWIND_AGENTS: 'node-a=127.0.0.1:9401',
+      REWIND_WEBHOOK_TOKEN: 'processes-test',
+      REWIND_CONTROLLER_API_PORT: '0',
+      REWIND_TLS_CERT: pki.controller.cert,
+      REWIND_TLS_KEY: pki.controller.key,
+      REWIND_TLS_CA: pki.ca,
+      REWIND_DATA_DIR: mkdtempSync(join(tmpdir(), 'rewind-processes-')),
+    },
     infoMetric: /^rewind_controller_info\{version="0\.1\.0"\} 1$/m,
     health: /^ok$/,
     readiness: /^ok$/,

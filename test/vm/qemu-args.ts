@@ -1,6 +1,8 @@
 /** The qemu command line of a test VM, as a pure function of its plan. */
 
 export interface PortForward {
+  /** A loopback address (127.0.0.0/8); 127.0.0.1 by default. */
+  hostAddress?: string;
   hostPort: number;
   guestPort: number;
 }
@@ -31,6 +33,13 @@ export interface QemuPlan {
   tcgThreads?: 'single' | 'multi';
 }
 
+/** Forwards listen on loopback only: a test VM is never reachable from the network. */
+function loopback(address = '127.0.0.1'): string {
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address))
+    throw new Error(`forwarded ports listen on loopback only (127.0.0.0/8), not ${address}`);
+  return address;
+}
+
 export function qemuArgs(plan: QemuPlan): string[] {
   const virtfs = (tag: string, path: string, readonly: boolean): string[] => [
     '-virtfs',
@@ -39,7 +48,9 @@ export function qemuArgs(plan: QemuPlan): string[] {
   ];
   const net =
     'user,id=n0,restrict=on' +
-    plan.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`).join('');
+    plan.forwards
+      .map((f) => `,hostfwd=tcp:${loopback(f.hostAddress)}:${f.hostPort}-:${f.guestPort}`)
+      .join('');
   return [
     '-accel',
     `tcg,thread=${plan.tcgThreads ?? 'single'}`,

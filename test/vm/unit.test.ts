@@ -62,6 +62,14 @@ describe('qemuArgs', () => {
     expect(net).toContain('restrict=on');
     expect(net).toContain('hostfwd=tcp:127.0.0.1:40001-:7999');
     expect(net).toContain('hostfwd=tcp:127.0.0.1:40002-:8080');
+    const fixed = qemuArgs({
+      ...plan,
+      forwards: [{ hostAddress: '127.0.1.2', hostPort: 9401, guestPort: 9401 }],
+    });
+    expect(fixed.join(' ')).toContain('hostfwd=tcp:127.0.1.2:9401-:9401');
+    expect(() =>
+      qemuArgs({ ...plan, forwards: [{ hostAddress: '0.0.0.0', hostPort: 1, guestPort: 1 }] }),
+    ).toThrow(/loopback only/);
   });
 
   it('sends the console to a file and the command output to stdout', () => {

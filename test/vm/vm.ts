@@ -23,6 +23,11 @@ export interface VmOptions {
   memoryMiB?: number;
   /** Guest TCP ports to forward to free ports on 127.0.0.1 (see hostPort()). */
   forwardPorts?: number[];
+  /**
+   * Guest TCP ports forwarded to a given loopback address and port, e.g. an agent's 9401 on
+   * 127.0.1.2:9401 so that it can stand for a pod IP (the test must pick addresses apart).
+   */
+  fixedForwards?: { hostAddress: string; hostPort: number; guestPort: number }[];
   /** Host folders shared read-write at the same path inside the guest (created if missing). */
   shareDirs?: string[];
   /** Working directory of commands inside the guest; the project root by default. */
@@ -196,6 +201,7 @@ export class Vm {
     const guestPorts = [EXEC_PORT, ...(opts.forwardPorts ?? [])];
     const forwards: PortForward[] = [];
     for (const guestPort of guestPorts) forwards.push({ guestPort, hostPort: await freePort() });
+    forwards.push(...(opts.fixedForwards ?? []));
     const server = join(__dirname, 'guest', 'exec-server.js');
     const p = prepare(opts, ['node', server, String(EXEC_PORT)], forwards);
     const child = spawn('qemu-system-x86_64', p.args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -206,7 +212,7 @@ export class Vm {
       p.name,
       p,
       child,
-      new Map(forwards.map((f) => [f.guestPort, f.hostPort])),
+      new Map(forwards.filter((f) => !f.hostAddress).map((f) => [f.guestPort, f.hostPort])),
       opts.logDir,
     );
     const deadline = Date.now() + 120_000;

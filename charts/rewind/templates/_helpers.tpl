@@ -102,6 +102,24 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s.%s.svc" (include "rewind.agent.fullname" .) .Release.Namespace }}
 {{- end }}
 
+{{/*
+The agent DaemonSet's pod selector as a label-selector string (REWIND_AGENT_SELECTOR): the same
+labels as the DaemonSet's selector (rewind.selectorLabels), so the two cannot drift.
+*/}}
+{{- define "rewind.agent.selector" -}}
+{{- $labels := include "rewind.selectorLabels" (dict "ctx" . "component" "agent") | fromYaml }}
+{{- $pairs := list }}
+{{- range $k := keys $labels | sortAlpha }}
+{{- $pairs = append $pairs (printf "%s=%s" $k (index $labels $k)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/* The Secret holding the webhook's bearer token: the user's, or the one webhook-secret.yaml makes. */}}
+{{- define "rewind.controller.webhookSecretName" -}}
+{{- default (printf "%s-webhook" (include "rewind.controller.fullname" .)) .Values.controller.webhook.tokenSecret.name }}
+{{- end }}
+
 {{- define "rewind.tracesClaimName" -}}
 {{- default (printf "%s-traces" (include "rewind.controller.fullname" .)) .Values.controller.persistence.existingClaim }}
 {{- end }}
@@ -140,6 +158,9 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- if and .Values.controller.enabled (gt (int .Values.controller.replicas) 1) (or (not $p.enabled) (eq $p.accessMode "ReadWriteOnce") (eq $p.accessMode "ReadWriteOncePod")) }}
 {{- fail (printf "controller.replicas=%d needs shared trace storage: set controller.persistence.enabled=true with accessMode ReadWriteMany" (int .Values.controller.replicas)) }}
 {{- end }}
+{{- if and .Values.controller.enabled (gt (int .Values.controller.replicas) 1) (not .Values.controller.leaderElection) }}
+{{- fail (printf "controller.replicas=%d needs controller.leaderElection=true, or every replica collects every snapshot" (int .Values.controller.replicas)) }}
+{{- end }}
 {{- if and .Values.agent.networkPolicy.enabled .Values.agent.enabled (not .Values.controller.enabled) }}
 {{- fail "agent.networkPolicy.enabled admits only this release's controller to the snapshot API port, but controller.enabled is false: disable the NetworkPolicy or enable the controller" }}
 {{- end }}
@@ -149,7 +170,7 @@ failureThreshold: {{ .probe.failureThreshold }}
 {{- fail (printf "%s.drainSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or the kubelet kills the process mid-drain" $component (int $v.drainSeconds) $component (int $v.terminationGracePeriodSeconds)) }}
 {{- end }}
 {{- end }}
-{{- range $pair := list (list "agent" "healthPort" "apiPort") (list "controller" "healthPort" "webhookPort") }}
+{{- range $pair := list (list "agent" "healthPort" "apiPort") (list "controller" "healthPort" "apiPort") }}
 {{- $v := index $.Values (index $pair 0) }}
 {{- if and $v.enabled (eq (int (index $v (index $pair 1))) (int (index $v (index $pair 2)))) }}
 {{- fail (printf "%s.%s and %s.%s are both %d: each port needs its own number" (index $pair 0) (index $pair 1) (index $pair 0) (index $pair 2) (int (index $v (index $pair 1)))) }}

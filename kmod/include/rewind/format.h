@@ -35,8 +35,11 @@ typedef uint64_t rw_u64;
 /*
  * 1: events 0..30.
  * 2: sched_process_cgroup (31), written by the fork and exec probes.
+ * 3: process_pod (32), written only by userspace (the merge), never by the
+ *    module; a version of its own all the same, because decoders accept only
+ *    metadata whose event list is exactly this table.
  */
-#define REWIND_FORMAT_VERSION	2
+#define REWIND_FORMAT_VERSION	3
 
 /*
  * A trace on disk is a directory: the TSDL text in REWIND_TRACE_METADATA and
@@ -142,6 +145,12 @@ enum rewind_field_size { REWIND_FIELD_TYPES(REWIND_X_FT_SIZE) };
  * can still be put in its container. A new event rather than a field added
  * to fork or exec: events are never changed. Its id (31) and any later one
  * always take the 13-byte extended header.
+ *
+ * process_pod names the Kubernetes pod (and container; "" for a pod-level
+ * cgroup) of a thread. The module never writes it: the kernel knows cgroups,
+ * not pods. The merge writes it into the unified trace after each
+ * statedump_process or sched_process_cgroup whose cgroup_id the controller
+ * resolved, at the same timestamp, so CTF readers show the pod by the thread.
  */
 #define REWIND_EVENTS(EV, F, END)					\
 	EV(SCHED_SWITCH, sched_switch, 0)				\
@@ -223,7 +232,11 @@ enum rewind_field_size { REWIND_FIELD_TYPES(REWIND_X_FT_SIZE) };
 	EV(STATEDUMP_END, statedump_end, 30)				\
 		F(U32, nr_threads) END()				\
 	EV(SCHED_PROCESS_CGROUP, sched_process_cgroup, 31)		\
-		F(S32, tid) F(S32, pid) F(U64, cgroup_id) END()
+		F(S32, tid) F(S32, pid) F(U64, cgroup_id) END()		\
+	EV(PROCESS_POD, process_pod, 32)				\
+		F(S32, tid) F(S32, pid) F(U64, cgroup_id)		\
+		F(STR, namespace) F(STR, pod) F(STR, container)		\
+		F(STR, pod_uid) END()
 
 enum rewind_event_id {
 #define REWIND_X_ID(ID, name, num) REWIND_EV_##ID = num,

@@ -2,6 +2,8 @@
 // and the userspace writer. Arguments become plain C++ structs on the JS thread; the work runs in
 // a PromiseWorker; results become JS values in its Done step. The merge's result crosses as the
 // core's structure with the core's names (snake_case): the TypeScript front names and sums.
+#include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -93,6 +95,37 @@ std::vector<rwd::MergeInput> inputs_from_js(const Napi::Value &v) {
   return out;
 }
 
+// {[node]: {[cgroupId in decimal]: {namespace, pod, container, podUid}}}, validated by the front.
+rwd::PodNamesByNode pod_names_from_js(const Napi::Value &v) {
+  const Napi::Env env = v.Env();
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "podNames must be an object");
+  const Napi::Object by_node = v.As<Napi::Object>();
+  rwd::PodNamesByNode out;
+  const Napi::Array nodes = by_node.GetPropertyNames();
+  for (uint32_t i = 0; i < nodes.Length(); i++) {
+    const std::string node = nodes.Get(i).As<Napi::String>().Utf8Value();
+    if (!by_node.Get(node).IsObject())
+      throw Napi::TypeError::New(env, "podNames." + node + " must be an object");
+    const Napi::Object table = by_node.Get(node).As<Napi::Object>();
+    rwd::PodNameTable &t = out[node];
+    const Napi::Array ids = table.GetPropertyNames();
+    for (uint32_t k = 0; k < ids.Length(); k++) {
+      const std::string id = ids.Get(k).As<Napi::String>().Utf8Value();
+      const std::string where = "podNames." + node + "." + id;
+      char *end = nullptr;
+      errno = 0;
+      const unsigned long long cgroup = std::strtoull(id.c_str(), &end, 10);
+      if (id.empty() || id[0] < '0' || id[0] > '9' || *end || errno == ERANGE)
+        throw Napi::TypeError::New(env, where + ": a cgroup id is a decimal 64-bit integer");
+      if (!table.Get(id).IsObject()) throw Napi::TypeError::New(env, where + " must be an object");
+      const Napi::Object n = table.Get(id).As<Napi::Object>();
+      t[cgroup] = {get_string(n, "namespace"), get_string(n, "pod"), get_string(n, "container"),
+                   get_string(n, "podUid")};
+    }
+  }
+  return out;
+}
+
 rwd::MergeOptions merge_options(const Napi::Object &o) {
   rwd::MergeOptions m;
   m.strict = get_bool(o, "strict");
@@ -108,6 +141,7 @@ rwd::MergeOptions merge_options(const Napi::Object &o) {
       m.correction_by_node[name] = get_int64(c, name.c_str(), 0);
     }
   }
+  if (has(o, "podNames")) m.pod_names = pod_names_from_js(o.Get("podNames"));
   return m;
 }
 
@@ -131,6 +165,7 @@ Napi::Object result_to_js(Napi::Env env, const rwd::MergeResult &r) {
     o.Set("correction_ns", sbig(env, n.correction_ns));
     o.Set("origin_ns", sbig(env, n.origin_ns));
     o.Set("events", double(r.per_node[i].events));
+    o.Set("pod_events", double(r.per_node[i].pod_events));
     Napi::Object by_type = Napi::Object::New(env);
     for (const auto &kv : r.per_node[i].by_type()) by_type.Set(kv.first, double(kv.second));
     o.Set("events_by_type", by_type);

@@ -60,6 +60,13 @@ std::string field_str(const RawEvent &ev, const std::vector<Value> &v, const cha
   return {};
 }
 
+// A CPU track's tid: the CPU's number, kept below the pods' ranges (chrome_sink.h).
+uint32_t cpu_tid(uint32_t cpu) { return cpu & (ChromeSink::kPodPidBase - 1); }
+
+std::string ids(uint32_t pid, uint32_t tid) {
+  return ",\"pid\":" + std::to_string(pid) + ",\"tid\":" + std::to_string(tid);
+}
+
 }  // namespace
 
 ChromeSink::ChromeSink(std::string path) : path_(std::move(path)) {
@@ -103,6 +110,7 @@ void ChromeSink::begin(const std::vector<NodeInfo> &nodes, const std::vector<Str
   nodes_.resize(nodes.size());
   for (size_t n = 0; n < nodes.size(); n++) {
     node_names_.push_back(nodes[n].name);
+    nodes_[n].pods = ThreadPods(nodes[n].pod_names);
     std::string o = "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + std::to_string(n + 1) +
                     ",\"tid\":0,\"args\":{\"name\":";
     json_string(o, "node " + nodes[n].name);
@@ -117,18 +125,33 @@ std::string ChromeSink::task_name(uint32_t node, int64_t tid) const {
   if (tid == 0) return "swapper";
   const auto it = nodes_[node].comm.find(tid);
   const std::string comm = it == nodes_[node].comm.end() ? "tid" : it->second;
-  return comm + " " + std::to_string(tid);
+  const PodName *pod = nodes_[node].pods.pod_of(int32_t(tid));
+  return comm + " " + std::to_string(tid) + (pod ? " (" + pod_label(*pod) + ")" : "");
+}
+
+std::string ChromeSink::task_args(uint32_t node, int64_t tid) const {
+  std::string o = "\"tid\":" + std::to_string(tid);
+  if (const PodName *pod = nodes_[node].pods.pod_of(int32_t(tid))) {
+    o += ",\"namespace\":";
+    json_string(o, pod->ns);
+    o += ",\"pod\":";
+    json_string(o, pod->pod);
+    o += ",\"container\":";
+    json_string(o, pod->container);
+    o += ",\"pod_uid\":";
+    json_string(o, pod->pod_uid);
+  }
+  return o;
 }
 
 // A CPU's state; its track is named when first seen.
 ChromeSink::Cpu &ChromeSink::cpu_state(uint32_t node, uint32_t cpu) {
   auto it = nodes_[node].cpus.find(cpu);
   if (it != nodes_[node].cpus.end()) return it->second;
-  const std::string ids =
-      ",\"pid\":" + std::to_string(node + 1) + ",\"tid\":" + std::to_string(cpu);
-  emit("{\"name\":\"thread_name\",\"ph\":\"M\"" + ids + ",\"args\":{\"name\":\"CPU " +
+  const std::string track = ids(node + 1, cpu_tid(cpu));
+  emit("{\"name\":\"thread_name\",\"ph\":\"M\"" + track + ",\"args\":{\"name\":\"CPU " +
        std::to_string(cpu) + "\"}}");
-  emit("{\"name\":\"thread_sort_index\",\"ph\":\"M\"" + ids +
+  emit("{\"name\":\"thread_sort_index\",\"ph\":\"M\"" + track +
        ",\"args\":{\"sort_index\":" + std::to_string(cpu) + "}}");
   return nodes_[node].cpus[cpu];
 }
@@ -145,7 +168,7 @@ void ChromeSink::close_span(uint32_t node, uint32_t cpu, const Span &s, int64_t 
   json_string(o, s.name);
   o += ",\"cat\":\"";
   o += kCat[int(s.kind)];
-  o += "\",\"ph\":\"X\",\"pid\":" + std::to_string(node + 1) + ",\"tid\":" + std::to_string(cpu);
+  o += "\",\"ph\":\"X\"" + ids(node + 1, cpu_tid(cpu));
   ts_field(o, "ts", base_, s.start);
   ts_field(o, "dur", s.start, t);
   o += ",\"args\":{" + s.args;
@@ -181,13 +204,93 @@ void ChromeSink::switch_to(uint32_t node, uint32_t cpu, int64_t tid, int64_t t) 
     close_span(node, cpu, s, t, "");
     if (s.kind == Kind::Syscall && s.tid > 0) n.in_syscall[s.tid] = 1;
   }
+  const auto run = n.runs.find(c.current_tid);
+  if (run != n.runs.end() && run->second.cpu == cpu) run_ends(node, c.current_tid, t, "");
   c.current_tid = tid;
   if (tid > 0) {
-    push(node, cpu, {Kind::Task, task_name(node, tid), t, tid, "\"tid\":" + std::to_string(tid)});
+    Span slice{Kind::Task, task_name(node, tid), t, tid, task_args(node, tid)};
+    run_starts(node, cpu, tid, t, slice);
+    push(node, cpu, std::move(slice));
     const auto it = n.in_syscall.find(tid);
     if (it != n.in_syscall.end())
       push(node, cpu, {Kind::Syscall, "syscall (cont.)", t, tid, "\"tid\":" + std::to_string(tid)});
   }
+}
+
+const ChromeSink::ThreadTrack *ChromeSink::name_thread(uint32_t node, int64_t tid) {
+  Node &n = nodes_[node];
+  const PodName *pod = tid > 0 ? n.pods.pod_of(int32_t(tid)) : nullptr;
+  if (!pod) return nullptr;
+  // The pod's process on this node.
+  const std::string key = pod->pod_uid.empty() ? pod->ns + "/" + pod->pod : pod->pod_uid;
+  auto p = n.pod_pids.find(key);
+  if (p == n.pod_pids.end()) {
+    if (next_pod_ >= kPodPidBase) return nullptr;  // 2^30 pods: out of range, never reached
+    const uint32_t pid = kPodPidBase + next_pod_++;
+    p = n.pod_pids.emplace(key, pid).first;
+    // Its metadata on tid = pid (Perfetto's main thread of the process; no slices go there).
+    const std::string track = ids(pid, pid);
+    std::string o = "{\"name\":\"process_name\",\"ph\":\"M\"" + track + ",\"args\":{\"name\":";
+    json_string(o, pod->ns + "/" + pod->pod + " (" + node_names_[node] + ")");
+    emit(o + "}}");
+    if (!pod->pod_uid.empty()) {
+      o = "{\"name\":\"process_labels\",\"ph\":\"M\"" + track + ",\"args\":{\"labels\":";
+      json_string(o, "uid " + pod->pod_uid);
+      emit(o + "}}");
+    }
+    emit("{\"name\":\"process_sort_index\",\"ph\":\"M\"" + track +
+         ",\"args\":{\"sort_index\":" + std::to_string(nodes_.size() + (pid - kPodPidBase)) + "}}");
+  }
+  // The thread's track in that process.
+  auto it = n.tracks.find({tid, p->second});
+  if (it == n.tracks.end()) {
+    if (next_thread_ >= kThreadTidBase) return nullptr;  // 2^31 threads: never reached
+    const ThreadTrack tr{p->second, kThreadTidBase + next_thread_++, ""};
+    it = n.tracks.emplace(std::make_pair(tid, p->second), tr).first;
+    emit("{\"name\":\"thread_sort_index\",\"ph\":\"M\"" + ids(tr.pid, tr.tid) +
+         ",\"args\":{\"sort_index\":" + std::to_string(tid) + "}}");
+  }
+  const auto comm = n.comm.find(tid);
+  const std::string name = (comm == n.comm.end() ? "tid" : comm->second) + " " +
+                           std::to_string(tid) +
+                           (pod->container.empty() ? "" : " [" + pod->container + "]");
+  if (name != it->second.name) {
+    std::string o = "{\"name\":\"thread_name\",\"ph\":\"M\"" + ids(it->second.pid, it->second.tid) +
+                    ",\"args\":{\"name\":";
+    json_string(o, name);
+    emit(o + "}}");
+    it->second.name = name;
+  }
+  return &it->second;
+}
+
+// A pod thread's slice starts on a CPU: a copy goes on its own track when it ends.
+void ChromeSink::run_starts(uint32_t node, uint32_t cpu, int64_t tid, int64_t t,
+                            const Span &slice) {
+  const ThreadTrack *tr = name_thread(node, tid);
+  if (!tr) return;
+  Node &n = nodes_[node];
+  // Still running on another CPU (its switch away was lost): that copy ends here, so the
+  // thread's own track never holds two slices at once.
+  if (n.runs.count(tid)) run_ends(node, tid, t, "");
+  n.runs[tid] =
+      Run{cpu, tr->pid, tr->tid, t, slice.name, slice.args + ",\"cpu\":" + std::to_string(cpu)};
+}
+
+void ChromeSink::run_ends(uint32_t node, int64_t tid, int64_t t, const std::string &extra) {
+  Node &n = nodes_[node];
+  const auto it = n.runs.find(tid);
+  if (it == n.runs.end()) return;
+  const Run &r = it->second;
+  std::string o = "{\"name\":";
+  json_string(o, r.name);
+  o += ",\"cat\":\"sched\",\"ph\":\"X\"" + ids(r.pid, r.tid);
+  ts_field(o, "ts", base_, r.start);
+  ts_field(o, "dur", r.start, t);
+  o += ",\"args\":{" + r.args + (extra.empty() ? "" : "," + extra) + "}}";
+  emit(o);
+  thread_slices_++;
+  n.runs.erase(it);
 }
 
 void ChromeSink::event(const MergedEvent &me) {
@@ -203,6 +306,20 @@ void ChromeSink::event(const MergedEvent &me) {
   c.last = t;
   std::vector<Value> &v = values_;
   decode_fields_into(*ev.desc, ev.payload, ev.size, v);
+  const bool pods = n.pods.active();
+  if (pods)  // threads named before the window: their tracks at the node's first event in it
+    for (const auto &named : n.pods.take_pending()) name_thread(node, named.first.tid);
+  ThreadCgroup tc;
+  const PodName *pod = n.pods.written(ev, tc);
+  int64_t named = -1;
+  const bool names = learn_names(n, ev, v, named);
+  if (pods) {
+    if (named > 0) name_thread(node, named);
+    if (pod && tc.tid != named) name_thread(node, tc.tid);
+  }
+  if (names &&
+      (ev.desc->id == REWIND_EV_STATEDUMP_PROCESS || ev.desc->id == REWIND_EV_STATEDUMP_IRQ))
+    return;
   switch (ev.desc->id) {
     case REWIND_EV_SCHED_SWITCH:
       switch_to(node, cpu, field_int(ev, v, "next_tid"), t);
@@ -242,12 +359,6 @@ void ChromeSink::event(const MergedEvent &me) {
     case REWIND_EV_SOFTIRQ_EXIT:
       pop_to(node, cpu, Kind::Softirq, t, "");
       return;
-    case REWIND_EV_STATEDUMP_PROCESS:
-      n.comm[field_int(ev, v, "tid")] = field_str(ev, v, "comm");
-      return;
-    case REWIND_EV_STATEDUMP_IRQ:
-      n.irq_names[uint32_t(field_int(ev, v, "irq"))] = field_str(ev, v, "name");
-      return;
     case REWIND_EV_STATEDUMP_CPU: {
       // Who runs on that CPU at the snapshot's start: open its slice if none is open yet.
       const uint32_t other = uint32_t(field_int(ev, v, "cpu"));
@@ -259,13 +370,6 @@ void ChromeSink::event(const MergedEvent &me) {
     case REWIND_EV_STATEDUMP_START:
     case REWIND_EV_STATEDUMP_END:
       return;
-    case REWIND_EV_SCHED_PROCESS_FORK:
-      n.comm[field_int(ev, v, "child_tid")] = field_str(ev, v, "child_comm");
-      break;
-    case REWIND_EV_SCHED_PROCESS_EXEC:
-    case REWIND_EV_TASK_RENAME:
-      n.comm[field_int(ev, v, "tid")] = field_str(ev, v, "comm");
-      break;
     default:
       break;
   }
@@ -275,7 +379,7 @@ void ChromeSink::event(const MergedEvent &me) {
   o += ",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"t\",\"pid\":";
   o += std::to_string(node + 1);
   o += ",\"tid\":";
-  o += std::to_string(cpu);
+  o += std::to_string(cpu_tid(cpu));
   ts_field(o, "ts", base_, t);
   o += ",\"args\":{";
   fields_json(o, ev, v);
@@ -284,7 +388,60 @@ void ChromeSink::event(const MergedEvent &me) {
   instants_++;
 }
 
+bool ChromeSink::learn_names(Node &n, const RawEvent &ev, const std::vector<Value> &v,
+                             int64_t &tid) {
+  switch (ev.desc->id) {
+    case REWIND_EV_STATEDUMP_PROCESS:
+    case REWIND_EV_SCHED_PROCESS_EXEC:
+    case REWIND_EV_TASK_RENAME:
+      tid = field_int(ev, v, "tid");
+      n.comm[tid] = field_str(ev, v, "comm");
+      return true;
+    case REWIND_EV_SCHED_PROCESS_FORK:
+      tid = field_int(ev, v, "child_tid");
+      n.comm[tid] = field_str(ev, v, "child_comm");
+      return true;
+    case REWIND_EV_STATEDUMP_IRQ:
+      n.irq_names[uint32_t(field_int(ev, v, "irq"))] = field_str(ev, v, "name");
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Before the window: nothing is drawn, but the names and pods it gives hold inside it.
+void ChromeSink::skipped(const MergedEvent &me) {
+  const RawEvent &ev = *me.ev;
+  Node &n = nodes_[me.node];
+  switch (ev.desc->id) {
+    case REWIND_EV_STATEDUMP_PROCESS:
+    case REWIND_EV_SCHED_PROCESS_EXEC:
+    case REWIND_EV_TASK_RENAME:
+    case REWIND_EV_SCHED_PROCESS_FORK:
+    case REWIND_EV_STATEDUMP_IRQ:
+    case REWIND_EV_SCHED_PROCESS_CGROUP:
+      break;
+    default:
+      return;
+  }
+  decode_fields_into(*ev.desc, ev.payload, ev.size, values_);
+  int64_t tid = -1;
+  learn_names(n, ev, values_, tid);
+  n.pods.skipped(ev);
+}
+
 void ChromeSink::end() {
+  for (size_t node = 0; node < nodes_.size(); node++) {
+    // Pod threads still running, by tid (an order that does not depend on hashing).
+    std::vector<int64_t> running;
+    for (const auto &kv : nodes_[node].runs) running.push_back(kv.first);
+    std::sort(running.begin(), running.end());
+    for (const int64_t tid : running) {
+      const Run &r = nodes_[node].runs.at(tid);
+      run_ends(uint32_t(node), tid, std::max(nodes_[node].cpus[r.cpu].last, r.start),
+               "\"unfinished\":true");
+    }
+  }
   for (size_t node = 0; node < nodes_.size(); node++)
     for (auto &kv : nodes_[node].cpus) {
       Cpu &c = kv.second;

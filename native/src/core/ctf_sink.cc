@@ -19,6 +19,9 @@ void CtfSink::begin(const std::vector<NodeInfo> &nodes, const std::vector<Stream
   std::vector<std::string> dirs;
   std::vector<Uuid> used;
   for (const NodeInfo &n : nodes) {
+    pods_.emplace_back(n.pod_names);
+    pod_events_.push_back(0);
+    naming_ |= pods_.back().active();
     TraceMeta m = n.meta;
     // babeltrace2 joins traces that share a uuid into one: each node's output gets its own
     // (the input's, unless an earlier node has it; then a variant derived from the node index).
@@ -59,9 +62,23 @@ void CtfSink::packet_bytes(uint32_t node, uint32_t stream, const PacketInfo &p,
   streams_[stream].w->raw_packet(content, p.content_bytes, uuids_[node]);
 }
 
-void CtfSink::event(const MergedEvent &e) {
-  streams_[e.stream].w->event(e.ev->desc->id, e.ev->ts, e.ev->payload, e.ev->size);
+void CtfSink::write_pod(const MergedEvent &e, const ThreadCgroup &t, const PodName &n) {
+  const std::string p = process_pod_payload(t, n);
+  streams_[e.stream].w->event(REWIND_EV_PROCESS_POD, e.ev->ts,
+                              reinterpret_cast<const uint8_t *>(p.data()), p.size());
+  pod_events_[e.node]++;
 }
+
+void CtfSink::event(const MergedEvent &e) {
+  ThreadPods &pods = pods_[e.node];
+  if (pods.active())
+    for (const auto &named : pods.take_pending()) write_pod(e, named.first, *named.second);
+  streams_[e.stream].w->event(e.ev->desc->id, e.ev->ts, e.ev->payload, e.ev->size);
+  ThreadCgroup t;
+  if (const PodName *n = pods.written(*e.ev, t)) write_pod(e, t, *n);
+}
+
+void CtfSink::skipped(const MergedEvent &e) { pods_[e.node].skipped(*e.ev); }
 
 void CtfSink::end() {
   for (Out &o : streams_) {

@@ -100,14 +100,22 @@ MergeResult merge_traces(const std::vector<MergeInput> &inputs,
       r.nodes.push_back(std::move(n));
     }
   }
-  for (const auto &kv : opts.correction_by_node) {
-    if (std::any_of(r.nodes.begin(), r.nodes.end(),
-                    [&](const NodeInfo &n) { return n.name == kv.first; }))
-      continue;
+  auto unknown_node = [&](const std::string &what, const std::string &name) {
     std::string names;
     for (const NodeInfo &n : r.nodes) names += (names.empty() ? "" : ", ") + n.name;
-    throw std::invalid_argument("a clock correction names node \"" + kv.first +
-                                "\", which no input is (nodes: " + names + ")");
+    return std::invalid_argument(what + " names node \"" + name +
+                                 "\", which no input is (nodes: " + names + ")");
+  };
+  for (const auto &kv : opts.correction_by_node) {
+    if (std::none_of(r.nodes.begin(), r.nodes.end(),
+                     [&](const NodeInfo &n) { return n.name == kv.first; }))
+      throw unknown_node("a clock correction", kv.first);
+  }
+  for (const auto &kv : opts.pod_names) {
+    const auto n = std::find_if(r.nodes.begin(), r.nodes.end(),
+                                [&](const NodeInfo &n) { return n.name == kv.first; });
+    if (n == r.nodes.end()) throw unknown_node("a pod names table", kv.first);
+    if (!kv.second.empty()) n->pod_names = std::make_shared<const PodNameTable>(kv.second);
   }
   std::vector<std::unique_ptr<Cursor>> cursors;
   for (uint32_t ni = 0; ni < traces.size(); ni++) {
@@ -182,7 +190,10 @@ MergeResult merge_traces(const std::vector<MergeInput> &inputs,
     heap.pop();
     if (c->item == StreamDecoder::Item::Packet) {
       for (MergeSink *s : sinks) s->packet(c->node, c->stream, c->dec.packet());
-    } else if (c->key >= opts.from_ns && c->key <= opts.to_ns) {
+    } else if (c->key < opts.from_ns) {
+      const MergedEvent me{c->node, c->stream, c->key, &c->dec.event()};
+      for (MergeSink *s : sinks) s->skipped(me);
+    } else if (c->key <= opts.to_ns) {
       const RawEvent &ev = c->dec.event();
       const MergedEvent me{c->node, c->stream, c->key, &ev};
       for (MergeSink *s : sinks) s->event(me);

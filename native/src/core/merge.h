@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/metadata.h"
+#include "core/pod_names.h"
 #include "core/stream_decoder.h"
 
 namespace rwd {
@@ -38,6 +39,8 @@ struct NodeInfo {
   TraceMeta meta;
   int64_t correction_ns = 0;
   int64_t origin_ns = 0;  // Unix-epoch time of clock value 0, corrected
+  // The pods of this node's cgroups (MergeOptions::pod_names), or null.
+  std::shared_ptr<const PodNameTable> pod_names;
 };
 
 struct StreamInfo {
@@ -59,6 +62,9 @@ class MergeSink {
   virtual void begin(const std::vector<NodeInfo> &, const std::vector<StreamInfo> &) {}
   virtual void packet(uint32_t /*node*/, uint32_t /*stream*/, const PacketInfo &) {}
   virtual void event(const MergedEvent &e) = 0;
+  // An event before the window's start, read but not merged (sinks that follow state across
+  // the window's edge, such as which pod a thread is in, look at it; the others ignore it).
+  virtual void skipped(const MergedEvent & /*e*/) {}
   virtual void end() {}
   // A sink that can take whole validated packets (packet_bytes) instead of events one by one.
   // When every sink can and no time window is set, the merge skips the per-event k-way heap:
@@ -76,11 +82,16 @@ struct MergeOptions {
   // is known only once their metadata is read (a trace's env.hostname, a directory of traces). A
   // name no input has is an error; so is a node corrected both here and by its input.
   std::map<std::string, int64_t> correction_by_node;
+  // Pods by cgroup id, by node name (as for correction_by_node; an unknown name is an error). A
+  // node with names is merged event by event (never packet by packet) so the outputs can name
+  // its threads (core/pod_names.h).
+  PodNamesByNode pod_names;
 };
 
 struct NodeSummary {
   std::vector<uint64_t> by_id;  // events per event id
   uint64_t events = 0;
+  uint64_t pod_events = 0;  // process_pod events the CTF output added (not in `events`)
   // Events by type name (types with none left out).
   std::map<std::string, uint64_t> by_type() const;
 };

@@ -64,6 +64,9 @@ MergeResult merge_to_outputs(const std::vector<MergeInput> &inputs, const MergeO
       message.resize(message.size() - cause.size());
     throw SysError(e.err(), e.syscall(), named(e.path()), named(message));
   }
+  if (ctf_sink)
+    for (size_t n = 0; n < r.per_node.size() && n < ctf_sink->pod_events().size(); n++)
+      r.per_node[n].pod_events = ctf_sink->pod_events()[n];
   if (ctf_out) ctf_out->commit();
   if (chrome_out) chrome_out->commit();
   return r;

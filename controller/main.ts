@@ -29,7 +29,7 @@ import { Authorizer } from './api/authorize';
 import { reviewClient } from './api/review-client';
 import { runCommandLine } from '../common/settings-cli';
 import { controllerProgram } from './cli';
-import { agentClients, controllerRealtimeNs } from './collect/agent-client';
+import { agentClients } from './collect/agent-client';
 import { CONFIG_FILE_VARIABLE, parseControllerConfig, type ControllerConfig } from './config';
 import { startInCluster } from './in-cluster';
 import { controllerMetrics, type ControllerMetrics } from './metrics';
@@ -93,7 +93,7 @@ export async function startController(
         budgetBytes: config.snapshotBudgetBytes,
         controllerVersion: VERSION,
       },
-      { client, pods, store, metrics, now: controllerRealtimeNs },
+      { client, pods, store, metrics },
     );
 
   await lifecycle.serve(

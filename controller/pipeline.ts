@@ -48,8 +48,6 @@ export interface PipelineDeps {
   pods: PodLookup;
   store: SnapshotStore;
   metrics: ControllerMetrics;
-  /** The controller's realtime clock (Unix ns). */
-  now: () => bigint;
 }
 
 const str = (v: bigint) => v.toString();

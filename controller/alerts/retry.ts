@@ -5,7 +5,7 @@
  * gets an answer while it still waits for one.
  */
 import { backoffDelay, type BackoffOptions } from '../../common/backoff';
-import { oneLine } from '../../common/errors';
+import { describeApiError } from '../kube/client';
 
 /** Connection-level failures: the API server restarting, a load balancer between replicas. */
 const TRANSIENT_CODES = new Set([
@@ -42,29 +42,6 @@ export function isTransientApiError(e: unknown): boolean {
     err = err.cause as ErrorShape | undefined;
   }
   return false;
-}
-
-/** One line for an API failure: client-node's ApiException puts headers and body in `message`. */
-export function describeApiError(e: unknown): string {
-  const err = e as { code?: unknown; body?: unknown } | undefined;
-  if (err && typeof err.code === 'number') {
-    let body = err.body as { message?: unknown } | string | undefined;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body) as { message?: unknown };
-      } catch {
-        // not JSON: show it as it is
-      }
-    }
-    const message =
-      typeof body === 'object' && body && typeof body.message === 'string'
-        ? body.message
-        : typeof body === 'string'
-          ? body
-          : '';
-    return oneLine(`HTTP ${err.code}${message ? `: ${message}` : ''}`).slice(0, 500);
-  }
-  return oneLine(e).slice(0, 500);
 }
 
 export interface RetryOptions {

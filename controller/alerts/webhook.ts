@@ -16,13 +16,7 @@ import { oneLine } from '../../common/errors';
 import type { ControllerMetrics } from '../metrics';
 import type { Admission } from './admission';
 import { parseWebhookPayload } from './payload';
-import {
-  DEFAULT_RETRY,
-  describeApiError,
-  RetriesExhausted,
-  withRetry,
-  type RetryOptions,
-} from './retry';
+import { DEFAULT_RETRY, RetriesExhausted, withRetry, type RetryOptions } from './retry';
 import {
   alertSnapshotObject,
   type NewTraceSnapshot,
@@ -30,6 +24,7 @@ import {
 } from './snapshot-object';
 import { alertTarget, type TargetOptions } from './targets';
 import { bearerToken, tokenMatches, type TokenSource } from './token';
+import { describeApiError } from '../kube/client';
 
 export const WEBHOOK_PATH = '/v1/alerts';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -21,7 +21,8 @@ import { oneLine } from '../../common/errors';
 import type { ApiRefusal, ControllerMetrics } from '../metrics';
 import { FINAL_PHASES, GROUP, PLURAL, type SnapshotPhase } from '../model';
 import type { AgentStatusEntry } from './agent-status';
-import { bearerToken, type Decision, type ResourceAttributes } from './authorize';
+import { bearerToken } from '../alerts/token';
+import type { Decision, ResourceAttributes } from './authorize';
 
 /** A stored snapshot as the download route sees it. */
 export interface SnapshotDownload {

@@ -75,14 +75,6 @@ export interface AuthorizerOptions {
   maxEntries?: number;
 }
 
-const BEARER = /^Bearer +([^\s]+) *$/i;
-
-/** The token of an `Authorization: Bearer <token>` header, or undefined. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const m = header === undefined ? null : BEARER.exec(header);
-  return m ? m[1] : undefined;
-}
-
 /** How the request reads in a 403: `get tracesnapshots.rewind.dev "x" in namespace "y"`. */
 export function describeAttributes(a: ResourceAttributes): string {
   const resource = a.group ? `${a.resource}.${a.group}` : a.resource;

@@ -6,7 +6,6 @@
  * line — client-node's own message carries the whole response and its headers.
  */
 import {
-  ApiException,
   AuthenticationV1Api,
   AuthorizationV1Api,
   type ConfigurationOptions,
@@ -15,7 +14,7 @@ import {
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { oneLine } from '../../common/errors';
+import { describeApiError } from '../kube/client';
 import type { ReviewClient } from './authorize';
 
 export interface ReviewClientOptions {
@@ -41,28 +40,6 @@ const accessReviewStatus = z.object({
   reason: z.string().optional(),
   evaluationError: z.string().optional(),
 });
-
-/** client-node's ApiException as one line: the status and the API server's own message. */
-export function describeApiError(e: unknown): string {
-  if (e instanceof ApiException) {
-    let body: unknown = e.body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // Not JSON: no message to add.
-      }
-    }
-    const message =
-      body &&
-      typeof body === 'object' &&
-      typeof (body as { message?: unknown }).message === 'string'
-        ? `: ${oneLine((body as { message: string }).message)}`
-        : '';
-    return `the API server answered ${e.code}${message}`;
-  }
-  return oneLine(e);
-}
 
 export function reviewClient(kc: KubeConfig, options: ReviewClientOptions = {}): ReviewClient {
   const authn = kc.makeApiClient(AuthenticationV1Api);

@@ -10,6 +10,7 @@ import {
   CustomObjectsApi,
   KubeConfig,
 } from '@kubernetes/client-node';
+import { oneLine } from '../../common/errors';
 
 export interface KubeConfigSource {
   /** A kubeconfig file (the `--kubeconfig` flag); wins over everything else. */
@@ -60,6 +61,37 @@ export function apiStatus(e: unknown): number | undefined {
   if (typeof code === 'number') return code;
   if (typeof statusCode === 'number') return statusCode;
   return undefined;
+}
+
+/**
+ * One line for a failed API call: its status and the API server's own message (client-node's
+ * ApiException carries headers and body in its `message`); any other error as it is.
+ */
+export function describeApiError(e: unknown): string {
+  const status = apiStatus(e);
+  if (status !== undefined) {
+    let body = (e as { body?: unknown }).body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // not JSON: show it as it is
+      }
+    }
+    const message =
+      body &&
+      typeof body === 'object' &&
+      typeof (body as { message?: unknown }).message === 'string'
+        ? (body as { message: string }).message
+        : typeof body === 'string'
+          ? body
+          : '';
+    return oneLine(`the API server answered ${status}${message ? `: ${message}` : ''}`).slice(
+      0,
+      500,
+    );
+  }
+  return oneLine(e).slice(0, 500);
 }
 
 export const isConflict = (e: unknown): boolean => apiStatus(e) === 409;

@@ -9,12 +9,7 @@ import {
   parseWebhookPayload,
   type WebhookPayload,
 } from '../../controller/alerts/payload';
-import {
-  describeApiError,
-  isTransientApiError,
-  RetriesExhausted,
-  withRetry,
-} from '../../controller/alerts/retry';
+import { isTransientApiError, RetriesExhausted, withRetry } from '../../controller/alerts/retry';
 import {
   alertAnnotation,
   alertSnapshotObject,
@@ -32,6 +27,7 @@ import {
 } from '../../controller/alerts/targets';
 import { bearerToken, fileToken, staticToken, tokenMatches } from '../../controller/alerts/token';
 import { amAlert, amPayload, type AlertSpec } from './alerts-fixtures';
+import { describeApiError } from '../../controller/kube/client';
 
 function parsed(body: unknown): WebhookPayload {
   const r = parseWebhookPayload(body);
@@ -560,8 +556,10 @@ describe('retry', () => {
   test('an ApiException becomes one line with the API server message', () => {
     expect(
       describeApiError({ code: 422, body: '{"kind":"Status","message":"spec.target: Invalid"}' }),
-    ).toBe('HTTP 422: spec.target: Invalid');
-    expect(describeApiError({ code: 503, body: { message: 'down' } })).toBe('HTTP 503: down');
+    ).toBe('the API server answered 422: spec.target: Invalid');
+    expect(describeApiError({ code: 503, body: { message: 'down' } })).toBe(
+      'the API server answered 503: down',
+    );
     expect(describeApiError(new Error('a\nb'))).toBe('a b');
   });
 

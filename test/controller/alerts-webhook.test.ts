@@ -493,7 +493,7 @@ describe('Alertmanager webhook', () => {
     const refused = await post(h2, body);
     expect(refused.status).toBe(500);
     expect((refused.body as { error: string }).error).toMatch(
-      /HTTP 404: namespaces "no-such-namespace" not found/,
+      /the API server answered 404: namespaces "no-such-namespace" not found/,
     );
     expect(h2.sleeps).toEqual([]);
   });

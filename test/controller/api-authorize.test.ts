@@ -6,12 +6,12 @@
  */
 import {
   Authorizer,
-  bearerToken,
   type AccessReviewResult,
   type ResourceAttributes,
   type ReviewClient,
   type TokenReviewResult,
 } from '../../controller/api/authorize';
+import { bearerToken } from '../../controller/alerts/token';
 import { TtlCache } from '../../controller/api/ttl-cache';
 
 const get = (name: string): ResourceAttributes => ({

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { builtProgram } from '../agent/vm-node';
 import { projectRoot } from '../vm/kernel';
+import { freePort } from '../vm/vm';
 
 export interface ControllerProcess {
   name: string;
@@ -23,17 +23,6 @@ export interface ControllerProcess {
   /** A metric's value summed over its series (0 when absent). */
   metric(name: string): Promise<number>;
   kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startController(

@@ -1,10 +1,13 @@
+const { laneConfig } = require('./test/lanes.js');
+
 /**
  * One jest configuration for every TypeScript suite. VM and control-plane suites are slow by
- * nature (a TCG kernel boot is seconds), so the default timeout is generous and the suites that
- * boot VMs run serially (maxWorkers) to keep two cores from thrashing.
+ * nature (a TCG kernel boot is seconds), so the default timeout is generous and suites run one at
+ * a time (maxWorkers) to keep two cores from thrashing. `npm test` runs it as two lanes side by
+ * side, the VM suites and the rest (REWIND_TEST_LANE=vm|host; the list is in test/lanes.js).
  * @type {import('jest').Config}
  */
-module.exports = {
+const config = {
   testEnvironment: '<rootDir>/test/vm/jest-environment.js',
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
@@ -33,3 +36,5 @@ module.exports = {
   testTimeout: 180000,
   maxWorkers: 1,
 };
+
+module.exports = laneConfig(config, process.env.REWIND_TEST_LANE);

@@ -17,6 +17,7 @@ export interface ApiDeps {
   recording: () => { ok: boolean; why: string };
   stopping: () => boolean;
   clock: (count: number) => ClockSample[];
+  /** GET /v1/status's body (it reads the loader's state file, hence a promise). */
   status: () => unknown;
   metrics: Pick<AgentMetrics, 'requestRefused'>;
   node: string;
@@ -112,8 +113,8 @@ export function apiApp(deps: ApiDeps): Express {
     });
   });
 
-  app.get('/v1/status', (_req, res) => {
-    res.json(deps.status());
+  app.get('/v1/status', async (_req, res) => {
+    res.json(await deps.status());
   });
 
   app.use((_req: Request, res: Response) => fail(res, 404, 'no such endpoint'));

@@ -1,7 +1,8 @@
 /**
  * `rewind-agent load-module` (the I/O shell): the module loader (module/) with its health — the
  * state and the reason in /healthz's body — readiness (the module loaded) and metrics on its own
- * port. It stays up whatever happens to the module: a loader that crash-looped could not say why.
+ * port, and the state written to the state file for the agent's /v1/status. It stays up whatever
+ * happens to the module: a loader that crash-looped could not say why.
  */
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -29,7 +30,13 @@ export async function startLoadModule(
       unloadOnExit: config.unloadOnExit,
     },
     lifecycle,
-    { port: config.healthPort, bind: config.bind, log, registry },
+    {
+      port: config.healthPort,
+      bind: config.bind,
+      log,
+      registry,
+      stateFile: config.moduleStateFile,
+    },
   );
   lifecycle.onStop(() => loader.stop());
   log.info({ listening: lifecycle.addresses(), policy: config.load }, 'module loader started');

@@ -20,6 +20,7 @@ import { agentMetrics, refusalCounters } from './metrics';
 import { Recorder, type RecorderIo } from './recorder';
 import { windowSeconds } from './recorder-plan';
 import { SnapshotService } from './snapshot';
+import { ModuleStateReader } from './module-state';
 import { buildStatus } from './status';
 import { tlsOptions, watchCertificates } from '../common/tls';
 
@@ -34,6 +35,11 @@ export interface ServeDeps {
    * `clockSamples` unless a test gives a node whose realtime is off by a known amount.
    */
   clockSamples?: (count: number) => ClockSample[];
+  /**
+   * Milliseconds on a monotonic clock, for how long a reading of the loader's state file is
+   * reused; `performance.now` unless a test moves time itself.
+   */
+  elapsedMs?: () => number;
 }
 
 export const defaultRecorderIo: RecorderIo = {
@@ -94,12 +100,20 @@ export async function startServe(
     observe: (outcome, seconds, bytes) => metrics.snapshot(outcome, seconds, bytes),
   });
   const refusals = refusalCounters();
-  const status = () =>
-    buildStatus({
+  const moduleLoader = new ModuleStateReader({
+    path: config.moduleStateFile,
+    kernelRelease,
+    now: deps.elapsedMs ?? (() => performance.now()),
+  });
+  const status = async () => {
+    // Read first, so that the recorder's fields below are taken together, after the only wait.
+    const loader = await moduleLoader.current();
+    return buildStatus({
       node: config.nodeName,
       agentVersion: version,
       kernelRelease,
       recorder: recorder.state,
+      moduleLoader: loader,
       info: recorder.deviceInfo,
       versions: recorder.versions,
       stats: recorder.stats(),
@@ -107,6 +121,7 @@ export async function startServe(
       monotonicNow: deps.monotonicNow(),
       snapshotInFlight: snapshots.busy,
     });
+  };
 
   lifecycle.gates.add('recording', () =>
     recorder.recording ? undefined : `${recorder.state.state}: ${recorder.state.detail}`,

@@ -52,6 +52,19 @@ const kernelRelease = z
   .string()
   .regex(/^[\w.+~*-]+$/, 'must be kernel releases (uname -r; * for any run of characters)');
 
+/**
+ * Where the loader keeps its state for the agent: `load-module` writes it on every change,
+ * `serve` reads it into /v1/status (the loader runs in another pod, and the agent has no
+ * Kubernetes API to ask). One setting in both tables, so the two cannot disagree on a default.
+ */
+const moduleStateFile = setting(
+  'REWIND_MODULE_STATE_FILE',
+  'module-state-file',
+  absolutePath('/var/run/rewind/module/state.json'),
+  "The module loader's state (JSON): load-module writes it on every change, serve reads it " +
+    'into /v1/status; a folder both can reach (the chart: a host path on the node).',
+);
+
 /** Settings of every command. */
 export const shared = {
   nodeName: setting(
@@ -141,6 +154,7 @@ export const serveSettings = {
     absolutePath('/sys/fs/cgroup'),
     "The node's cgroup hierarchy, read to name containers.",
   ),
+  moduleStateFile,
 } as const;
 
 /** `rewind-agent load-module`: the module's loader (needs CAP_SYS_MODULE). */
@@ -201,6 +215,7 @@ export const loadModuleSettings = {
     boolean(false),
     'Unload the module when the loader stops (drops the recorded history).',
   ),
+  moduleStateFile,
 } as const;
 
 /** `rewind-agent device-plugin`: hands /dev/rewind to the agent's container (a kubelet plugin). */

@@ -1,8 +1,10 @@
 /**
  * GET /v1/status (pure): what `kubectl rewind agents` shows for a node — the recorder's state and
- * why, the rings, how many seconds of history each CPU holds, what was refused, the versions.
+ * why, the module loader's state and why (from its state file: the loader runs in another pod),
+ * the rings, how many seconds of history each CPU holds, what was refused, the versions.
  */
 import type { CpuStats, DeviceInfo } from '../native';
+import type { ModuleLoaderStatus } from './module/state-file';
 import { windowSeconds } from './recorder-plan';
 import type { RecorderState } from './recorder';
 
@@ -11,6 +13,8 @@ export interface StatusInput {
   agentVersion: string;
   kernelRelease: string;
   recorder: RecorderState;
+  /** What the node's module loader last said (module-state.ts). */
+  moduleLoader: ModuleLoaderStatus;
   info: DeviceInfo | undefined;
   versions: { abi: number; format: number } | undefined;
   stats: CpuStats[];
@@ -46,7 +50,15 @@ export function buildStatus(s: StatusInput) {
       differences: s.recorder.differences,
       recording: s.recorder.state === 'recording',
     },
+    /** The loaded module's versions, as the agent reads them from the device. */
     module: s.versions ? { abiVersion: s.versions.abi, formatVersion: s.versions.format } : null,
+    /** Whether the module is loaded, and why not: the loader's own words. */
+    moduleLoader: {
+      state: s.moduleLoader.state,
+      reason: s.moduleLoader.reason,
+      detail: s.moduleLoader.detail,
+      since: s.moduleLoader.since,
+    },
     rings: s.info
       ? {
           subbufBytes: s.info.subbufSize,

@@ -4,7 +4,8 @@
  * (200, `degraded: <reason> (<what to do>)`), counts it, and tries again with capped exponential
  * backoff; once loaded it re-checks cheaply that the module is still there and still the right
  * one. It never opens /dev/rewind (its container may not) and never exits on a load failure
- * (ANCHORS.md, Falco: a crash-looping loader tells nobody anything).
+ * (ANCHORS.md, Falco: a crash-looping loader tells nobody anything). Every change of its state is
+ * also written to the state file (state-writer.ts), where the agent in its other pod reads it.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -14,6 +15,7 @@ import { systemIo, type ModuleIo } from './io';
 import { checkLoaded, loadModuleOnce, MODULE_NAME } from './ladder';
 import { moduleMetrics, type ModuleMetrics } from './metrics';
 import type { LoadOutcome, ModulePolicy } from './policy';
+import { ModuleStateWriter } from './state-writer';
 
 /** How often a loaded module is checked for (a stat and three small reads). */
 export const RECHECK_MS = 30_000;
@@ -38,6 +40,8 @@ export interface ModuleLoaderOptions {
   io?: ModuleIo;
   timers?: Timers;
   recheckMs?: number;
+  /** Where to write the state for the agent (state-file.ts); none when undefined. */
+  stateFile?: string;
 }
 
 const PENDING: LoadOutcome = {
@@ -63,6 +67,8 @@ export class ModuleLoader {
     private readonly recheckMs: number,
     /** Whether the process is shutting down (no attempt starts then). */
     private readonly stopping: () => boolean = () => false,
+    /** Publishes each state to the agent's state file, when there is one. */
+    private readonly state?: ModuleStateWriter,
   ) {}
 
   get outcome(): LoadOutcome {
@@ -76,7 +82,12 @@ export class ModuleLoader {
 
   /** Starts the first attempt; the next ones follow on their own. */
   start(): void {
-    this.run(() => this.attempt());
+    this.run(async () => {
+      // `pending` first: a build on the spot takes minutes, and the file may hold a previous
+      // loader's state.
+      await this.state?.publish(this.current);
+      await this.attempt();
+    });
   }
 
   /** Resolves when the attempt or re-check in progress (if any) has finished. */
@@ -96,8 +107,11 @@ export class ModuleLoader {
     await this.settled();
     if (!this.policy.unloadOnExit || this.current.state !== 'loaded') return;
     const r = await this.io.run('rmmod', [MODULE_NAME]);
-    if (r.code === 0) this.log.info({ step: 'unload' }, 'unload: rmmod rewind: removed');
-    else
+    if (r.code === 0) {
+      this.log.info({ step: 'unload' }, 'unload: rmmod rewind: removed');
+      // No loader and no module: the agent says it does not know, not `loaded`.
+      await this.state?.remove();
+    } else
       this.log.warn(
         { step: 'unload' },
         `unload: rmmod rewind refused (${r.output.trim() || `exit ${r.code}`}): the agent may still hold /dev/rewind; the module stays`,
@@ -122,6 +136,7 @@ export class ModuleLoader {
     const outcome = await loadModuleOnce(this.policy, this.io, this.log);
     this.current = outcome;
     this.metrics.record(outcome, true);
+    await this.state?.publish(outcome);
     if (outcome.state === 'loaded') {
       this.failures = 0;
       this.schedule(this.recheckMs, () => this.recheck());
@@ -161,14 +176,23 @@ export async function startModuleLoader(
   lifecycle: Lifecycle,
   opts: ModuleLoaderOptions,
 ): Promise<ModuleLoader> {
+  const io = opts.io ?? systemIo();
   const loader = new ModuleLoader(
     policy,
-    opts.io ?? systemIo(),
+    io,
     opts.log,
     moduleMetrics(opts.registry),
     opts.timers ?? realTimers,
     opts.recheckMs ?? RECHECK_MS,
     () => lifecycle.stopping,
+    opts.stateFile === undefined
+      ? undefined
+      : new ModuleStateWriter({
+          path: opts.stateFile,
+          log: opts.log,
+          kernelRelease: io.release(),
+          now: () => io.now(),
+        }),
   );
   lifecycle.gates.add('module', () =>
     loader.outcome.state === 'loaded' ? undefined : healthDetail(loader.outcome),

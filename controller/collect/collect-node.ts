@@ -15,31 +15,14 @@ import { alignClock, type TimedExchange } from './clock-alignment';
 import { CollectError } from './errors';
 import { parseAgentManifest } from './manifest';
 import { ARCHIVE_MANIFEST, ARCHIVE_TRACE_DIR, DEFAULT_UNPACK_LIMITS, unpackSink } from './unpack';
+import { abortableSleep, type Sleep } from '../../common/sleep';
 
 /** A NodeCollection that says, when it failed, why in the metrics' terms. */
 export type CollectedNode =
   | Extract<NodeCollection, { ok: true }>
   | (Extract<NodeCollection, { ok: false }> & { reason: NodeFailureReason });
 
-/** Waits `ms`, or rejects when `signal` aborts. */
-export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
-
-export const realSleep: Sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+export type { Sleep } from '../../common/sleep';
 
 export interface CollectNodeOptions {
   /** The snapshot's folder of per-node data; this node's goes to `<dir>/<node>/`. */
@@ -126,7 +109,7 @@ export async function collectNode(
       } catch (e) {
         if (!(e instanceof CollectError) || e.reason !== 'busy' || attempt >= retries) throw e;
         sink.destroy();
-        await (options.sleep ?? realSleep)(
+        await (options.sleep ?? abortableSleep)(
           Math.min(30, Math.max(1, e.retryAfterSeconds ?? 2)) * 1000,
           signal,
         );

@@ -1,8 +1,8 @@
 // The loader process's shell: /healthz and /readyz over real HTTP on a real Lifecycle, the
 // metrics, the capped backoff and the re-check of a loaded module, driven by a hand-fired timer so
-// nothing sleeps. The kernel's side is the stand-in of fixtures/module/fake-kernel.ts (the host
+// nothing sleeps; the state file it writes for the agent. The kernel's side is the stand-in of fixtures/module/fake-kernel.ts (the host
 // cannot load rewind.ko); module-vm.test.ts runs the same server against a real kernel.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import { Lifecycle } from '../../common/lifecycle';
 import { startModuleLoader, type ModuleLoader, type Timers } from '../../agent/module/loader';
 import type { ModulePolicy } from '../../agent/module/policy';
+import { parseStateFile } from '../../agent/module/state-file';
 import { FakeKernel } from './fixtures/module/fake-kernel';
 import { httpGet, metric, testPolicy } from './fixtures/module/support';
 import { KO, modinfoRelease, realModule } from './fixtures/module/modules';
@@ -46,6 +47,8 @@ interface Rig {
   timers: HandTimers;
   policy: ModulePolicy;
   url: string;
+  /** The state file the loader writes (under the rig's folder). */
+  stateFile: string;
 }
 
 const rigs: Rig[] = [];
@@ -58,9 +61,13 @@ afterEach(async () => {
 });
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function rig(over: Partial<ModulePolicy> = {}): Promise<Rig> {
+async function rig(
+  over: Partial<ModulePolicy> = {},
+  stateFile?: (root: string) => string,
+): Promise<Rig> {
   const root = mkdtempSync(join(tmpdir(), 'rwd-loader-'));
   dirs.push(root);
+  const statePath = stateFile?.(root) ?? join(root, 'run', 'module', 'state.json');
   const policy = testPolicy(root, { retryMaxSeconds: 30, ...over });
   const kernel = new FakeKernel(join(root, 'kernel'));
   const timers = new HandTimers();
@@ -73,6 +80,7 @@ async function rig(over: Partial<ModulePolicy> = {}): Promise<Rig> {
     io: kernel.io(release),
     timers,
     recheckMs: 30_000,
+    stateFile: statePath,
   });
   lifecycle.started();
   await loader.settled();
@@ -83,6 +91,7 @@ async function rig(over: Partial<ModulePolicy> = {}): Promise<Rig> {
     timers,
     policy,
     url: `http://${lifecycle.addresses().health}`,
+    stateFile: statePath,
   };
   rigs.push(r);
   return r;
@@ -202,5 +211,59 @@ describe('the module loader process', () => {
     expect(r.loader.outcome.state).toBe('loaded');
     await r.loader.stop();
     expect(r.kernel.calls).toEqual([]);
+  });
+
+  it('writes each state to the state file for the agent: degraded with its reason, then loaded', async () => {
+    const r = await rig();
+    const onDisk = () => {
+      const p = parseStateFile(readFileSync(r.stateFile, 'utf8'));
+      if (!p.ok) throw new Error(p.why);
+      return p.record;
+    };
+    const degraded = onDisk();
+    expect(degraded).toMatchObject({
+      state: 'degraded',
+      reason: 'build-failed',
+      detail: r.loader.outcome.detail,
+      kernelRelease: release,
+      pid: process.pid,
+    });
+    // The same line /healthz answers, from the file's fields.
+    expect((await httpGet(`${r.url}/healthz`)).body).toBe(
+      `degraded: ${degraded.reason} (${degraded.detail})`,
+    );
+    // Failing the same way again changes nothing: same since.
+    await fire(r);
+    expect(onDisk().since).toBe(degraded.since);
+
+    putPrebuilt(r.policy);
+    await fire(r);
+    expect(onDisk()).toMatchObject({
+      state: 'loaded',
+      reason: null,
+      detail: r.loader.outcome.detail,
+    });
+  });
+
+  it('removes the state file once it unloaded the module on its way out', async () => {
+    const r = await rig({ unloadOnExit: true });
+    putPrebuilt(r.policy);
+    await fire(r);
+    expect(existsSync(r.stateFile)).toBe(true);
+    await r.loader.stop();
+    expect(r.kernel.calls.at(-1)).toBe('rmmod rewind');
+    expect(existsSync(r.stateFile)).toBe(false);
+  });
+
+  it('runs on when the state file cannot be written', async () => {
+    const r = await rig({}, (root) => {
+      writeFileSync(join(root, 'taken'), 'a file where the folder should be');
+      return join(root, 'taken', 'state.json');
+    });
+    expect(r.loader.outcome.state).toBe('build-failed');
+    putPrebuilt(r.policy);
+    await fire(r);
+    expect(r.loader.outcome.state).toBe('loaded');
+    expect((await httpGet(`${r.url}/readyz`)).status).toBe(200);
   });
 });

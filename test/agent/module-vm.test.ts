@@ -3,7 +3,9 @@
  * (rmmod between them): a prebuilt module for another release is never tried and the source build
  * takes over and loads; an already-loaded module is attached without an insmod; the kill switch
  * never loads; with no source and no prebuilt module the loader process stays up, degraded, says
- * why on /healthz, counts the failures and retries.
+ * why on /healthz, counts the failures and retries, and writes that state and reason to the state
+ * file the agent reads (read back here with the agent's own reader; `serve` itself does not run
+ * in this suite: module-state-status.test.ts covers /v1/status over that reader).
  *
  * Building rewind.ko inside the TCG guest takes longer than 3 minutes on this machine (measured:
  * the case timed out at 180 s with make still running), so by default the source build runs ON
@@ -20,10 +22,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readStateFile } from '../../agent/module-state';
 import { buildIntoCache, cachedModulePath } from '../../agent/module/build';
 import { runCommand } from '../../agent/module/io';
 import type { LoadOutcome, ModulePolicy } from '../../agent/module/policy';
 import { readSources, sourceHash } from '../../agent/module/sources';
+import { loaderStatus, parseStateFile } from '../../agent/module/state-file';
 import { useVm } from '../vm/jest';
 import { metric, testPolicy } from './fixtures/module/support';
 import {
@@ -165,13 +169,15 @@ describe('the module ladder in a real kernel', () => {
   );
 
   it(
-    'stays up degraded without source or prebuilt module: /healthz says why, metrics count',
+    'stays up degraded without source or prebuilt module: /healthz and the state file say why, metrics count',
     async () => {
       const p = policy({ prebuiltDir: join(root, 'none'), retryMaxSeconds: 1 });
       const log = join(root, 'server.log');
+      // In the shared folder, so the host reads what the guest's loader wrote.
+      const stateFile = join(root, 'run', 'module', 'state.json');
       const pid = (
         await vm().run(
-          `nohup ${GUEST}/server.ts ${quote(p)} ${quote(versions)} ${PORT} > ${log} 2>&1 < /dev/null & echo $!`,
+          `nohup ${GUEST}/server.ts ${quote(p)} ${quote(versions)} ${PORT} ${stateFile} > ${log} 2>&1 < /dev/null & echo $!`,
         )
       ).trim();
       try {
@@ -208,6 +214,26 @@ describe('the module ladder in a real kernel', () => {
         expect(ready.body).toContain('module: degraded: build-failed');
         expect((await vm().exec(`kill -0 ${pid}`)).code).toBe(0);
         expect(await loaded()).toBe(false);
+
+        // The state the agent shows in /v1/status: degraded, the reason, the same sentence.
+        const written = parseStateFile(readFileSync(stateFile, 'utf8'));
+        expect(written).toMatchObject({
+          ok: true,
+          record: {
+            state: 'degraded',
+            reason: 'build-failed',
+            kernelRelease: release,
+            pid: Number(pid),
+          },
+        });
+        if (!written.ok) throw new Error(written.why);
+        expect(`degraded: ${written.record.reason} (${written.record.detail})`).toBe(health.body);
+        expect(loaderStatus(stateFile, await readStateFile(stateFile), release)).toEqual({
+          state: 'degraded',
+          reason: 'build-failed',
+          detail: written.record.detail,
+          since: written.record.since,
+        });
       } finally {
         await vm().exec(
           `kill -TERM ${pid}; for i in $(seq 50); do kill -0 ${pid} 2>/dev/null || break; sleep 0.2; done`,

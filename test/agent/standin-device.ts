@@ -114,6 +114,11 @@ export interface StandInAgent {
   lifecycle: Lifecycle;
   /** The agent's snapshot scratch folder. */
   scratch: string;
+  /**
+   * The loader state file the agent reads into /v1/status (`moduleLoader`); absent unless the
+   * caller writes one (agent/module/state-writer.ts, as the loader does).
+   */
+  moduleStateFile: string;
   apiPort: number;
   healthPort: number;
   stop(): Promise<void>;
@@ -129,6 +134,10 @@ export interface StandInOptions {
    * as a real node's agree with its rings.
    */
   clockSamples?: (count: number) => ClockSample[];
+  /** The loader state file to read; by default one in a folder of its own, absent. */
+  moduleStateFile?: string;
+  /** The agent's monotonic milliseconds (how long a reading of that file is reused). */
+  elapsedMs?: () => number;
 }
 
 /**
@@ -155,6 +164,10 @@ export async function startStandInAgent(
   const pki = options.pki ?? makeTestPki();
   const scratch = mkdtempSync(join(tmpdir(), 'rewind-agent-scratch-'));
   const device = new StandInDevice(nodeName);
+  const stateDir = options.moduleStateFile
+    ? undefined
+    : mkdtempSync(join(tmpdir(), 'rewind-agent-module-'));
+  const moduleStateFile = options.moduleStateFile ?? join(stateDir as string, 'state.json');
   const config = parseAgentConfig('serve', {
     env: {
       NODE_NAME: nodeName,
@@ -165,6 +178,7 @@ export async function startStandInAgent(
       REWIND_TLS_KEY: pki.agent.key,
       REWIND_TLS_CA: pki.ca,
       REWIND_SNAPSHOT_DIR: scratch,
+      REWIND_MODULE_STATE_FILE: moduleStateFile,
     },
   });
   const lifecycle = new Lifecycle({ drainMs: 0, closeTimeoutMs: 2000 });
@@ -176,6 +190,7 @@ export async function startStandInAgent(
       stop: async () => undefined,
     }),
     clockSamples: options.clockSamples ?? standInClock(),
+    ...(options.elapsedMs ? { elapsedMs: options.elapsedMs } : {}),
   });
   const addresses = lifecycle.addresses();
   return {
@@ -183,12 +198,14 @@ export async function startStandInAgent(
     pki,
     lifecycle,
     scratch,
+    moduleStateFile,
     apiPort: Number(addresses.api?.split(':').pop()),
     healthPort: Number(addresses.health?.split(':').pop()),
     async stop() {
       await lifecycle.shutdown({ drain: false });
       if (!options.pki) rmSync(pki.dir, { recursive: true, force: true });
       rmSync(scratch, { recursive: true, force: true });
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

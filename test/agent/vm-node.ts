@@ -19,13 +19,15 @@ export const AGENT_HEALTH = 9402;
 export const LOADER_HEALTH = 9403;
 
 /** `node dist/<program>/main.js`, refusing a dist/ older than the sources it is built from. */
-export function builtProgram(program: 'agent' | 'controller'): string {
+export function builtProgram(program: 'agent' | 'controller' | 'kubectl-rewind'): string {
   const main = join(projectRoot, 'dist', program, 'main.js');
+  // The plugin is built from the controller's model and client too.
+  const sources = program === 'kubectl-rewind' ? [program, 'controller'] : [program];
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build:ts`);
   const newer = spawnSync(
     'find',
     [
-      program,
+      ...sources,
       'common',
       'native/lib',
       'native/index.ts',
@@ -43,13 +45,18 @@ export function builtProgram(program: 'agent' | 'controller'): string {
   return `node ${main}`;
 }
 
-/** Polls a forwarded guest port's /readyz until 200; throws with the process's log. */
-export async function waitReady(vm: Vm, port: number, log: string): Promise<void> {
+/** Polls a forwarded guest port's /readyz (or `path`) until 200; throws with the process's log. */
+export async function waitReady(
+  vm: Vm,
+  port: number,
+  log: string,
+  path: '/readyz' | '/healthz' = '/readyz',
+): Promise<void> {
   // node loads its modules over 9p under TCG: tens of seconds.
   const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     try {
-      const r = await vm.httpGet(port, '/readyz', 2000);
+      const r = await vm.httpGet(port, path, 2000);
       if (r.status === 200) return;
     } catch {
       /* not listening yet */
@@ -64,7 +71,17 @@ export async function waitReady(vm: Vm, port: number, log: string): Promise<void
  * (<dir>/<release>/rewind.ko): this tree's module, built for the kernel the VM boots. `out` is a
  * host folder the guest reads through the host root.
  */
-export async function loadModuleInVm(vm: Vm, node: string, out: string): Promise<void> {
+export async function loadModuleInVm(
+  vm: Vm,
+  node: string,
+  out: string,
+  options: {
+    /** More variables (a policy, e.g. REWIND_MODULE_ALLOWED_RELEASES). */
+    env?: Record<string, string>;
+    /** Wait for /readyz (loaded); false: only for /healthz (a loader left degraded). */
+    ready?: boolean;
+  } = {},
+): Promise<void> {
   const modules = join(out, 'modules');
   const prebuilt = join(modules, resolveKernel().release);
   mkdirSync(prebuilt, { recursive: true });
@@ -72,10 +89,18 @@ export async function loadModuleInVm(vm: Vm, node: string, out: string): Promise
   await vm.run(
     `NODE_NAME=${node} REWIND_MODULE_PREBUILT_DIR=${modules} ` +
       `REWIND_MODULE_SOURCE_DIR=/nonexistent REWIND_MODULE_BUILD_CACHE=/tmp/rewind-modules ` +
+      Object.entries(options.env ?? {})
+        .map(([k, v]) => `${k}='${v}' `)
+        .join('') +
       `setsid ${builtProgram('agent')} load-module >>/tmp/loader.log 2>&1 </dev/null & ` +
       'echo $! >/tmp/loader.pid',
   );
-  await waitReady(vm, LOADER_HEALTH, '/tmp/loader.log');
+  await waitReady(
+    vm,
+    LOADER_HEALTH,
+    '/tmp/loader.log',
+    options.ready === false ? '/healthz' : '/readyz',
+  );
 }
 
 export interface AgentInVm {
@@ -83,6 +108,8 @@ export interface AgentInVm {
   pki: TestPki;
   /** Extra variables, e.g. ring sizes. */
   env?: Record<string, string>;
+  /** Wait for /readyz (recording); false: only for /healthz (an agent left degraded). */
+  ready?: boolean;
 }
 
 /** Starts `rewind-agent serve` in the background (pid in /tmp/agent.pid) and waits for /readyz. */
@@ -105,5 +132,5 @@ export async function startAgentInVm(vm: Vm, a: AgentInVm): Promise<void> {
     `${vars} setsid ${builtProgram('agent')} serve >>/tmp/agent.log 2>&1 </dev/null & ` +
       'echo $! >/tmp/agent.pid',
   );
-  await waitReady(vm, AGENT_HEALTH, '/tmp/agent.log');
+  await waitReady(vm, AGENT_HEALTH, '/tmp/agent.log', a.ready === false ? '/healthz' : '/readyz');
 }

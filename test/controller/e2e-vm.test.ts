@@ -16,9 +16,15 @@
  * PartiallyFailed with that node's error and the others' data; the controller killed and
  * restarted mid-collection → one clean end; two replicas → one leader, one collection; a node
  * clock stepped by a known amount → the measured offset moves by it, within the uncertainties.
+ *
+ * And kubectl-rewind's (issue 11), run by the real kubectl with real tokens: `snapshot --wait -o
+ * DIR` through a port-forward the plugin makes via the real API server (to a stand-in kubelet that
+ * relays to the controller process: test/kubectl-rewind/standin-kubelet.ts says why), `list` and
+ * `get` showing it Complete; users who may not read it get no trace bytes; `agents` showing a node
+ * whose loader refused the module beside the recording ones and a node without an agent.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../k8s/controlPlane';
 import { makeTestPki, type TestPki } from '../agent/certs';
@@ -33,6 +39,19 @@ import { projectRoot } from '../vm/kernel';
 import { startVm, stopVm } from '../vm/jest';
 import type { Vm } from '../vm/vm';
 import { startController, type ControllerProcess } from './controller-process';
+import {
+  grantSnapshots,
+  installPlugin,
+  publishConnection,
+  serviceAccountToken,
+  userKubeconfig,
+  type Plugin,
+} from '../kubectl-rewind/plugin';
+import {
+  registerNodeAndPod,
+  startStandinKubelet,
+  type StandinKubelet,
+} from '../kubectl-rewind/standin-kubelet';
 
 const OUT = join(projectRoot, 'test-output', 'controller-e2e');
 const NS = 'rewind-system';
@@ -400,6 +419,212 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     for (const w of [WEB, GONE])
       expect(names.some((n) => n.includes(`${APP_NS}/${w.name}`))).toBe(true);
   }, 600_000);
+
+  describe('kubectl rewind', () => {
+    const CONTROLLER_POD = 'rewind-controller-7f9c4d-x2x9q';
+    const CONTROLLER_SELECTOR =
+      'app.kubernetes.io/name=rewind,app.kubernetes.io/component=controller';
+    let plugin: Plugin;
+    let kubelet: StandinKubelet;
+    let admin: string;
+    let firstName = '';
+
+    /** The controller pod as the kubelet would report it, its port-forward relayed to ctrl-a. */
+    beforeAll(async () => {
+      const ctrl = controllers[0] as ControllerProcess;
+      plugin = installPlugin(OUT);
+      kubelet = await startStandinKubelet({ ports: { 9411: ctrl.apiPort } });
+      await registerNodeAndPod(cp, kubelet, {
+        node: 'control-1',
+        namespace: NS,
+        pod: CONTROLLER_POD,
+      });
+      await cp.kubectlOk([
+        '-n',
+        NS,
+        'label',
+        'pod',
+        CONTROLLER_POD,
+        ...CONTROLLER_SELECTOR.split(','),
+      ]);
+      const pod = (await api('GET', `/api/v1/namespaces/${NS}/pods/${CONTROLLER_POD}`)) as {
+        status: Record<string, unknown>;
+      };
+      await api('PUT', `/api/v1/namespaces/${NS}/pods/${CONTROLLER_POD}/status`, {
+        ...pod,
+        status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+      await publishConnection(cp, {
+        namespace: NS,
+        caPem: readFileSync(pki.ca, 'utf8'),
+        serverName: 'rewind-controller.rewind.svc',
+        apiPort: 9411,
+        selector: CONTROLLER_SELECTOR,
+      });
+      admin = userKubeconfig(cp, OUT, 'admin', cp.adminToken, NS);
+    }, 120_000);
+
+    afterAll(async () => {
+      await kubelet?.close();
+    });
+
+    /** Runs the plugin; what a person saw is kept in test-output for the record. */
+    const rewind = async (args: string[], kubeconfig = admin) => {
+      const r = await plugin.run([...args, '--rewind-namespace', NS], kubeconfig);
+      appendFileSync(
+        join(OUT, 'kubectl-rewind.txt'),
+        `$ kubectl rewind ${args.join(' ')}   (exit ${r.code})\n${r.stdout}${r.stderr}\n`,
+      );
+      return r;
+    };
+
+    it('snapshot --node A --node B --wait -o DIR: progress, a trace babeltrace2 reads; list and get say Complete', async () => {
+      const dir = join(OUT, 'kubectl-trace');
+      rmSync(dir, { recursive: true, force: true });
+      const r = await rewind([
+        'snapshot',
+        '--node',
+        NODES[0],
+        '--node',
+        NODES[1],
+        '--window',
+        '20s',
+        '--reason',
+        'kubectl e2e',
+        '--wait',
+        '-o',
+        dir,
+      ]);
+      if (r.code !== 0)
+        throw new Error(
+          `exit ${r.code}\n${r.stdout}\n${r.stderr}\n${controllers[0]?.log().slice(-3000)}`,
+        );
+      const name = /^tracesnapshot\.rewind\.dev\/(\S+) created$/m.exec(r.stdout)?.[1] as string;
+      expect(name).toMatch(/^manual-/);
+      firstName = name;
+      // Not a terminal: one plain progress line per change, ending Complete with both nodes.
+      const progress = r.stderr.split('\n').filter((l) => l.startsWith(`${name}  `));
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress[progress.length - 1]).toMatch(/Complete\s+nodes 2\/2/);
+      expect(progress.some((l) => /Collecting|Merging|Pending/.test(l))).toBe(true);
+      expect(r.stdout).toContain(`babeltrace2 ${dir}/trace`);
+      expect(r.stdout).toContain(`${dir}/trace.json`);
+      const hosts = new Set(babeltrace(join(dir, 'trace')).split('\n').filter(Boolean).map(hostOf));
+      expect([...hosts].sort()).toEqual([NODES[0], NODES[1]]);
+      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+        nodes: { node: string }[];
+      };
+      expect(manifest.nodes.map((n) => n.node).sort()).toEqual([NODES[0], NODES[1]]);
+      expect(
+        JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).traceEvents.length,
+      ).toBeGreaterThan(0);
+      // The port-forward went through the API server to the "kubelet" of the controller's node.
+      expect(kubelet.requests.some((q) => q.path === `/portForward/${NS}/${CONTROLLER_POD}`)).toBe(
+        true,
+      );
+
+      const list = await rewind(['list']);
+      expect(list.code).toBe(0);
+      expect(list.stdout.split('\n').find((l) => l.startsWith(`${name} `))).toMatch(
+        new RegExp(
+          `^${name}\\s+Complete\\s+manual\\s+2/2\\s+\\d+\\s+[\\d.]+ (B|KiB|MiB|GiB)\\s+\\S+$`,
+        ),
+      );
+      const get = await rewind(['get', name]);
+      expect(get.code).toBe(0);
+      expect(get.stdout).toMatch(/^Phase:\s+Complete$/m);
+      expect(get.stdout).toMatch(/^Clock:\s+aligned within ±/m);
+      for (const n of [NODES[0], NODES[1]])
+        expect(get.stdout).toMatch(new RegExp(`^\\s+${n}\\s+Collected\\s+\\d+`, 'm'));
+    }, 600_000);
+
+    it('users who may not read the snapshot get no trace bytes, and are told which right is missing', async () => {
+      expect(firstName).not.toBe('');
+      const creator = userKubeconfig(
+        cp,
+        OUT,
+        'creator',
+        await serviceAccountToken(cp, NS, 'creator'),
+        NS,
+      );
+      await grantSnapshots(cp, NS, { namespace: NS, name: 'creator' }, ['create']);
+      const nobody = userKubeconfig(
+        cp,
+        OUT,
+        'nobody',
+        await serviceAccountToken(cp, NS, 'nobody'),
+        NS,
+      );
+      for (const [who, kubeconfig] of [
+        ['creator', creator],
+        ['nobody', nobody],
+      ] as const) {
+        const dir = join(OUT, `kubectl-${who}`);
+        rmSync(dir, { recursive: true, force: true });
+        const r = await rewind(['download', firstName, '-o', dir], kubeconfig);
+        expect(r.code).toBe(1);
+        expect(r.stderr.trim()).toMatch(
+          new RegExp(
+            `you may not get tracesnapshots\\.rewind\\.dev "${firstName}" in namespace "${NS}"`,
+          ),
+        );
+        expect(existsSync(dir)).toBe(false);
+      }
+      const created = await rewind(
+        ['snapshot', '--node', NODES[0], '--window', '2s', '--wait'],
+        creator,
+      );
+      expect(created.code).toBe(1);
+      expect(created.stdout).toMatch(/created/);
+      expect(created.stderr).toMatch(/you may not get tracesnapshots\.rewind\.dev "manual-/);
+      const refused = await rewind(['snapshot', '--node', NODES[0]], nobody);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/you may not create tracesnapshots\.rewind\.dev in namespace/);
+      await waitFinal(/manual-\S+/.exec(created.stdout)?.[0] as string);
+    }, 300_000);
+
+    it('agents: a node whose loader refused the module, beside recording ones and a node without an agent', async () => {
+      const v = vm(2);
+      await v.run('kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); sleep 1; rmmod rewind');
+      try {
+        await loadModuleInVm(v, NODES[2], OUT, {
+          env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
+          ready: false,
+        });
+        await startAgentInVm(v, { node: NODES[2], pki, ready: false });
+        // The controller asks every agent every 30 s.
+        let rows: string[] = [];
+        const deadline = Date.now() + 90_000;
+        for (;;) {
+          const r = await rewind(['agents']);
+          expect(r.code).toBe(0);
+          rows = r.stdout.split('\n');
+          if (rows.some((l) => l.startsWith(`${NODES[2]} `) && /degraded/.test(l))) break;
+          if (Date.now() > deadline) throw new Error(`node-3 never showed degraded:\n${r.stdout}`);
+          await new Promise((res) => setTimeout(res, 3000));
+        }
+        expect(rows[0]).toMatch(
+          /^NODE\s+MODULE\s+RECORDING\s+WINDOW\s+REFUSED\s+VERSION\s+REASON$/,
+        );
+        for (const n of [NODES[0], NODES[1]])
+          expect(rows.find((l) => l.startsWith(`${n} `))).toMatch(
+            new RegExp(`^${n}\\s+loaded\\s+yes\\s+\\d+s\\s+\\d+\\s+\\S+`),
+          );
+        const degraded = rows.find((l) => l.startsWith(`${NODES[2]} `)) as string;
+        expect(degraded).toMatch(/degraded \(release-not-allowed\)\s+no\s/);
+        expect(degraded).toMatch(/5\.10\.0-\*-amd64/);
+        expect(rows.find((l) => l.startsWith('control-1 '))).toMatch(/^control-1\s+no agent\s/);
+      } finally {
+        await v.run('kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); sleep 1; true');
+        await loadModuleInVm(v, NODES[2], OUT);
+        await startAgentInVm(v, {
+          node: NODES[2],
+          pki,
+          env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
+        });
+      }
+    }, 600_000);
+  });
 
   it('steps a node clock by a known amount: the measured offset moves by it, within the uncertainties', async () => {
     const target = { nodeNames: [NODES[1]] };

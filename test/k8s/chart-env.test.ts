@@ -299,6 +299,7 @@ describe('the processes accept the environment the chart gives them', () => {
       reconfigure: true,
       snapshotDir: '/var/run/rewind/snapshots',
       cgroupRoot: '/host/sys/fs/cgroup',
+      moduleStateFile: '/var/run/rewind/module/state.json',
     });
     expect(ports(agent)).toEqual({ api: 9501, health: 9502 });
   });
@@ -313,6 +314,31 @@ describe('the processes accept the environment the chart gives them', () => {
       expect(mounts).toContain(path.posix.dirname(file));
     expect(mounts).toContain(config.snapshotDir);
     expect(mounts).toContain(config.cgroupRoot);
+  });
+
+  test("serve and load-module: the loader's state file is in one host folder, read-only for the agent", async () => {
+    const objects = await render();
+    /** [host path, read-only] of the folder the container sees its state file in. */
+    const stateFolder = (workload: string, index: number, command: 'serve' | 'load-module') => {
+      const spec = podSpec(find(objects, 'DaemonSet', workload)[0]);
+      const container = containerOf(objects, components[index])!;
+      const file = parseAgentConfig(command, { env: kubelet(container.env) }).moduleStateFile;
+      const mount = (spec.containers.find((c) => c.name === container.name)!.volumeMounts ?? [])
+        .filter((m) => file.startsWith(`${m.mountPath}/`))
+        .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+      const volume = spec.volumes?.find((v) => v.name === mount?.name);
+      return [volume?.hostPath?.path, mount?.readOnly ?? false, path.posix.basename(file)];
+    };
+    expect(stateFolder('rewind-node', 1, 'load-module')).toEqual([
+      '/var/run/rewind/module',
+      false,
+      'state.json',
+    ]);
+    expect(stateFolder('rewind-agent', 0, 'serve')).toEqual([
+      '/var/run/rewind/module',
+      true,
+      'state.json',
+    ]);
   });
 
   test('serve: the privileged mode opens the host device through the /host/dev mount', async () => {
@@ -353,6 +379,7 @@ describe('the processes accept the environment the chart gives them', () => {
       headersRoot: '/lib/modules',
       retryMaxSeconds: 900,
       unloadOnExit: true,
+      moduleStateFile: '/var/run/rewind/module/state.json',
     });
     expect(ports(loader)).toEqual({ 'loader-health': 9603 });
     const spec = podSpec(find(objects, 'DaemonSet', 'rewind-node')[0]);

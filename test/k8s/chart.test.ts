@@ -50,8 +50,11 @@ const LOADER_MOUNTS = [
   'loader: /lib/modules -> /lib/modules (ro)',
   'loader: /usr/src -> /usr/src (ro)',
   'loader: /var/cache/rewind/modules -> /var/cache/rewind/modules',
+  'loader: /var/run/rewind/module -> /var/run/rewind/module',
   'loader: /sys/kernel/security -> /sys/kernel/security (ro)',
 ];
+/** The loader's state, which the agent shows in /v1/status (agent.hostModuleState). */
+const AGENT_MODULE_STATE = 'agent: /var/run/rewind/module -> /var/run/rewind/module (ro)';
 const PLUGIN_MOUNTS = [
   'device-plugin: /var/lib/kubelet/device-plugins -> /var/lib/kubelet/device-plugins',
   'device-plugin: /dev -> /host/dev (ro)',
@@ -96,10 +99,11 @@ describe('helm template renders every ci scenario', () => {
         undefined,
       ]);
       if (o.kind === 'DaemonSet') expect(automount(o)).toBe(false);
-      // Host paths only where the design needs them; read-only but for the two the loader and
-      // the device plugin write (the build cache, the kubelet's socket folder).
+      // Host paths only where the design needs them; read-only but for those the loader and the
+      // device plugin write (the build cache, the loader's state, the kubelet's socket folder).
       const writable = hostMounts(o).filter((m) => !m.endsWith('(ro)'));
-      const allowed = /^(loader: \S+ -> \/var\/cache\/rewind\/modules|device-plugin: (\S+) -> \2)$/;
+      const allowed =
+        /^(loader: \S+ -> \/var\/cache\/rewind\/modules|loader: \/var\/run\/rewind\/module -> \/var\/run\/rewind\/module|device-plugin: (\S+) -> \2)$/;
       expect(writable.filter((m) => !allowed.test(m))).toEqual([]);
       if (o.kind !== 'DaemonSet') expect(hostMounts(o)).toEqual([]);
     }
@@ -123,7 +127,10 @@ describe('default values', () => {
     expect(kinds).toEqual(
       [
         'ClusterRole/rewind-controller',
+        'ClusterRole/rewind-editor',
+        'ClusterRole/rewind-viewer',
         'ClusterRoleBinding/rewind-controller',
+        'ConfigMap/rewind-connection',
         'DaemonSet/rewind-agent',
         'DaemonSet/rewind-node',
         'Deployment/rewind-controller',
@@ -132,6 +139,7 @@ describe('default values', () => {
         'PersistentVolumeClaim/rewind-controller-traces',
         'Pod/rewind-test',
         'Role/rewind-controller',
+        'Role/rewind-kubectl',
         'RoleBinding/rewind-controller',
         'Secret/rewind-agent-tls',
         'Secret/rewind-controller-tls',
@@ -177,7 +185,10 @@ describe('default values', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(agent.resources?.limits).toEqual({ memory: '512Mi', 'rewind.dev/recorder': '1' });
-    expect(hostMounts(ds)).toEqual(['agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)']);
+    expect(hostMounts(ds)).toEqual([
+      'agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)',
+      AGENT_MODULE_STATE,
+    ]);
     const dsSpec = ds.spec as { updateStrategy: { type: string } };
     expect(dsSpec.updateStrategy.type).toBe('RollingUpdate');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
@@ -366,6 +377,7 @@ describe('device access modes', () => {
     expect(Object.keys(spec.containers[0].resources?.limits ?? {})).toEqual(['memory']);
     expect(hostMounts(ds)).toEqual([
       'agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)',
+      AGENT_MODULE_STATE,
       'agent: /dev -> /host/dev (ro)',
     ]);
     expect(nodeContainers(objects)).toEqual(['loader']);
@@ -400,8 +412,10 @@ describe('device access modes', () => {
     expect(hostMounts(find(objects, 'DaemonSet', 'rewind-node')[0])).toEqual(PLUGIN_MOUNTS);
   });
 
-  test('without the host cgroup tree the agent has no host path at all', async () => {
-    const objects = await render({ set: ['agent.hostCgroup=false'] });
+  test("without the host cgroup tree and the loader's state the agent has no host path at all", async () => {
+    const objects = await render({
+      set: ['agent.hostCgroup=false', 'agent.hostModuleState=false'],
+    });
     expect(hostMounts(find(objects, 'DaemonSet', 'rewind-agent')[0])).toEqual([]);
   });
 });

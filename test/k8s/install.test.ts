@@ -119,10 +119,13 @@ describe('helm install into the API server', () => {
     const names = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
     for (const name of ['DaemonSet/rewind-agent', 'DaemonSet/rewind-node', 'Service/rewind-node'])
       expect(names).toContain(name);
-    // The agent's role is gone: only the controller has one.
-    expect(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name)).toEqual([
-      'rewind-controller',
-    ]);
+    // The agent's role is gone: only the controller has one, beside the users' roles.
+    expect(
+      objects
+        .filter((o) => o.kind === 'ClusterRole')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['rewind-controller', 'rewind-editor', 'rewind-viewer']);
     for (const kind of [
       'DaemonSet',
       'Deployment',

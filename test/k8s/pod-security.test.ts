@@ -3,8 +3,8 @@
  * (namespaces labelled enforce+warn; a workload that would violate gets the exact reasons as
  * warnings, a Pod is refused):
  * - the controller and the helm test pod pass "restricted";
- * - the agent passes "baseline" once its one host path (the node's cgroup tree,
- *   agent.hostCgroup) is off; it runs as root (the device is 0600 root), so never "restricted";
+ * - the agent passes "baseline" once its host paths (the node's cgroup tree, agent.hostCgroup;
+ *   the loader's state folder, agent.hostModuleState) are off; it runs as root (the device is 0600 root), so never "restricted";
  *   with the host cgroup tree, or in deviceAccess=privileged, it needs "privileged";
  * - the node DaemonSet (CAP_SYS_MODULE, host paths) needs "privileged": the namespace label
  *   NOTES.txt prints.
@@ -84,8 +84,8 @@ describe('Pod Security admission', () => {
     expect(root.stderr).toContain('violates PodSecurity "restricted:latest"');
   });
 
-  test('the agent without the host cgroup tree passes "baseline"; root keeps it from "restricted"', async () => {
-    const noHostPath = ['agent.hostCgroup=false'];
+  test('the agent without host paths passes "baseline"; root keeps it from "restricted"', async () => {
+    const noHostPath = ['agent.hostCgroup=false', 'agent.hostModuleState=false'];
     expect(
       violations(await dryRun('baseline', 'templates/agent/daemonset.yaml', noHostPath)),
     ).toEqual([]);
@@ -97,9 +97,9 @@ describe('Pod Security admission', () => {
     ]);
   });
 
-  test('the default agent needs "privileged" for its one host path, and nothing else', async () => {
+  test('the default agent needs "privileged" for its host paths, and nothing else', async () => {
     expect(violations(await dryRun('baseline', 'templates/agent/daemonset.yaml'))).toEqual([
-      'hostPath volumes (volume "host-cgroup")',
+      'hostPath volumes (volumes "host-cgroup", "module-state")',
     ]);
     expect(violations(await dryRun('privileged', 'templates/agent/daemonset.yaml'))).toEqual([]);
   });
@@ -112,7 +112,7 @@ describe('Pod Security admission', () => {
       [path.join(CHART_DIR, 'ci', 'privileged-device-values.yaml')],
     );
     expect(violations(privileged)).toEqual([
-      'hostPath volumes (volumes "host-cgroup", "host-dev")',
+      'hostPath volumes (volumes "host-cgroup", "module-state", "host-dev")',
       'privileged (container "agent" must not set securityContext.privileged=true)',
     ]);
   });
@@ -120,7 +120,7 @@ describe('Pod Security admission', () => {
   test('the node DaemonSet needs "privileged": SYS_MODULE and its host paths, nothing else', async () => {
     const baseline = violations(await dryRun('baseline', 'templates/node/daemonset.yaml'));
     expect(baseline).toEqual([
-      'hostPath volumes (volumes "host-modules", "host-usr-src", "build-cache", "host-securityfs", "kubelet-device-plugins", "host-dev")',
+      'hostPath volumes (volumes "host-modules", "host-usr-src", "build-cache", "host-securityfs", "module-state", "kubelet-device-plugins", "host-dev")',
       'non-default capabilities (container "loader" must not include "SYS_MODULE" in securityContext.capabilities.add)',
     ]);
     expect(violations(await dryRun('privileged', 'templates/node/daemonset.yaml'))).toEqual([]);

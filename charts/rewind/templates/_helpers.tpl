@@ -102,17 +102,28 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s.%s.svc" (include "rewind.agent.fullname" .) .Release.Namespace }}
 {{- end }}
 
+{{/* The name the controller's certificate carries for `kubectl rewind` (tls.yaml's DNS names). */}}
+{{- define "rewind.controller.tlsServerName" -}}
+{{- printf "%s.%s.svc" (include "rewind.controller.fullname" .) .Release.Namespace }}
+{{- end }}
+
 {{/*
-The agent DaemonSet's pod selector as a label-selector string (REWIND_AGENT_SELECTOR): the same
-labels as the DaemonSet's selector (rewind.selectorLabels), so the two cannot drift.
+A component's pod selector as a label-selector string (`k=v,k=v`, sorted): the same labels as its
+workload's selector (rewind.selectorLabels), so the two cannot drift. Same argument as
+rewind.selectorLabels.
 */}}
-{{- define "rewind.agent.selector" -}}
-{{- $labels := include "rewind.selectorLabels" (dict "ctx" . "component" "agent") | fromYaml }}
+{{- define "rewind.selectorString" -}}
+{{- $labels := include "rewind.selectorLabels" . | fromYaml }}
 {{- $pairs := list }}
 {{- range $k := keys $labels | sortAlpha }}
 {{- $pairs = append $pairs (printf "%s=%s" $k (index $labels $k)) }}
 {{- end }}
 {{- join "," $pairs }}
+{{- end }}
+
+{{/* The agent DaemonSet's pods (REWIND_AGENT_SELECTOR). */}}
+{{- define "rewind.agent.selector" -}}
+{{- include "rewind.selectorString" (dict "ctx" . "component" "agent") }}
 {{- end }}
 
 {{/* The Secret holding the webhook's bearer token: the user's, or the one webhook-secret.yaml makes. */}}

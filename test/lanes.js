@@ -1,0 +1,49 @@
+'use strict';
+// The two lanes `npm test` runs side by side (test/run-all.sh), and the one list that splits the
+// jest suites between them. "vm": every suite that boots qemu, one at a time — a TCG guest is a
+// busy host thread, and two guests beside the host lane would thrash CI's two cores. "host":
+// every other suite. jest.config.js narrows itself to a lane named by REWIND_TEST_LANE (an
+// environment variable rather than a second config file, so `npx jest` alone still runs all);
+// test/lanes.test.ts fails when a suite that boots a VM is missing from the list.
+
+/** Every suite that boots qemu: through useVm/startVm/runVm, or the `npm run vm` command line. */
+const VM_SUITES = [
+  'test/agent/agent-vm.test.ts',
+  'test/agent/cgroups-vm.test.ts',
+  'test/agent/module-vm.test.ts',
+  'test/controller/e2e-vm.test.ts',
+  'test/kmod/cgroup.test.ts',
+  'test/kmod/fuzz-abi.test.ts',
+  'test/kmod/hotplug.test.ts',
+  'test/kmod/kmod.test.ts',
+  'test/kmod/matrix.test.ts',
+  'test/kmod/session.test.ts',
+  'test/kmod/stress.test.ts',
+  'test/native/vm-snapshot.test.ts',
+  'test/vm/cache.test.ts',
+  'test/vm/cli.test.ts',
+  'test/vm/vm.test.ts',
+];
+
+const LANES = ['vm', 'host'];
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * `config` narrowed to one lane's suites, or whole when no lane is named. A lane narrows with
+ * testMatch / testPathIgnorePatterns rather than path arguments, so that the paths a person
+ * passes (`npm test -- test/vm`) still select within each lane instead of adding to it.
+ */
+function laneConfig(config, lane) {
+  if (lane === undefined || lane === '') return config;
+  if (lane === 'vm') return { ...config, testMatch: VM_SUITES.map((f) => `<rootDir>/${f}`) };
+  if (lane === 'host') {
+    const vm = VM_SUITES.map((f) => `^<rootDir>/${escapeRegExp(f)}$`);
+    return { ...config, testPathIgnorePatterns: [...config.testPathIgnorePatterns, ...vm] };
+  }
+  throw new Error(`REWIND_TEST_LANE=${lane}: not a lane of npm test (${LANES.join(', ')})`);
+}
+
+module.exports = { VM_SUITES, LANES, laneConfig };

@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { oneLine } from '../common/errors';
 import { DEFAULT_REWIND_NAMESPACE } from './connection-info';
+import { parseAddress } from './connection';
 import { makeContext, type GlobalFlags, type Output } from './context';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors';
 import { bashCompletion, zshCompletion } from './completion';
@@ -60,6 +61,8 @@ export function buildProgram(
       ).env('REWIND_CONTROLLER_ADDRESS'),
     )
     .showSuggestionAfterError(true)
+    // Each command's help lists -n, --context and --kubeconfig too (commands inherit this).
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
       examples([
@@ -97,7 +100,7 @@ export function buildProgram(
         'kubectl rewind snapshot --node worker-1 --node worker-2 --wait -o ./incident',
         "kubectl rewind snapshot --selector 'node-role.kubernetes.io/worker' --window 30s --reason 'p99 spike'",
         'kubectl rewind snapshot -n shop --pod web-7d9f --wait',
-        'kubectl rewind snapshot -n shop -l app=web --all-nodes   # error: one target only',
+        "kubectl rewind snapshot -n shop -l app=web --reason 'checkout timeouts'",
       ]),
     )
     .action(act((ctx, o) => snapshotCommand(ctx, o)));
@@ -199,7 +202,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code))
         return 0;
       const cmd = findCommand(program, argv) ?? usageOf;
-      io.err.write(`${oneLine(e.message).replace(/^error: /, 'error: ')} (see ${cmd} --help)\n`);
+      // commander's messages start with `error: ` already; the one prefix is kept.
+      const message = oneLine(e.message).replace(/^error: /, '');
+      io.err.write(`error: ${message} (see ${cmd} --help)\n`);
       return EXIT_USAGE;
     }
     if (e instanceof UsageError) {
@@ -215,8 +220,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The global flags; a malformed --controller-address is a usage error before any cluster call. */
 function readGlobals(program: Command): GlobalFlags {
   const g = program.opts<GlobalFlags>();
+  if (g.controllerAddress !== undefined) parseAddress(g.controllerAddress);
   return {
     rewindNamespace: g.rewindNamespace,
     ...(g.kubeconfig !== undefined ? { kubeconfig: g.kubeconfig } : {}),

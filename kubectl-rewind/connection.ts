@@ -9,16 +9,17 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { apiStatus } from '../controller/kube/client';
 import { oneLine } from '../common/errors';
-import { CliError } from './errors';
+import { CliError, UsageError } from './errors';
 import {
   CONNECTION_CONFIGMAP,
   CONNECTION_KEYS,
   connectionInfoSchema,
   type ConnectionInfoData,
 } from './connection-info';
-import { asUser, bearerTokenOf, type UserKube } from './kube';
+import { asUser, bearerTokenOf, kubeFailure, type UserKube } from './kube';
 import { openTunnel, type Tunnel } from './tunnel';
 
 export interface ConnectionFlags {
@@ -53,23 +54,34 @@ export function parseAddress(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : 0;
   if (!m || port < 1 || port > 65535)
-    throw new CliError(`--controller-address: ${JSON.stringify(text)} is not HOST:PORT`, 2);
+    throw new UsageError(`--controller-address: ${JSON.stringify(text)} is not HOST:PORT`);
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
 async function readConnectionInfo(kube: UserKube, ns: string): Promise<ConnectionInfoData> {
-  const cm = await asUser(
-    kube,
-    { verb: 'get', resource: 'configmaps', namespace: ns, name: CONNECTION_CONFIGMAP },
-    () => kube.core.readNamespacedConfigMap({ name: CONNECTION_CONFIGMAP, namespace: ns }),
-  ).catch((e: CliError) => {
-    if (/^no configmaps /.test(e.message))
+  const attempt = {
+    verb: 'get',
+    resource: 'configmaps',
+    namespace: ns,
+    name: CONNECTION_CONFIGMAP,
+  };
+  let cm: V1ConfigMap;
+  try {
+    cm = await kube.core.readNamespacedConfigMap({ name: CONNECTION_CONFIGMAP, namespace: ns });
+  } catch (e) {
+    // Decided on the status, not on the wording of kubeFailure's line: only a refusal gets the
+    // hint about the Role, only a missing ConfigMap the one about installing.
+    const status = apiStatus(e);
+    if (status === 404)
       throw new CliError(
         `Rewind is not installed in namespace "${ns}" (no ConfigMap ${CONNECTION_CONFIGMAP} there): ` +
           'pass --rewind-namespace (or REWIND_NAMESPACE) if it is elsewhere, or helm install it',
       );
-    throw new CliError(`${e.message} (the chart's "-kubectl" Role in ${ns} grants it)`);
-  });
+    const failure = kubeFailure(e, attempt, kube.server);
+    if (status === 403)
+      throw new CliError(`${failure.message} (the chart's "-kubectl" Role in ${ns} grants it)`);
+    throw failure;
+  }
   const parsed = connectionInfoSchema.safeParse(cm.data ?? {});
   if (!parsed.success)
     throw new CliError(

@@ -47,9 +47,17 @@ export async function checkOutput(dir: string, force: boolean): Promise<void> {
   const st = await stat(dir).catch(() => undefined);
   if (!st) return;
   if (!st.isDirectory()) throw new CliError(`-o ${dir}: exists and is not a folder`);
-  if (!force && (await readdir(dir)).length > 0)
+  const entries = await readdir(dir);
+  if (entries.length === 0) return;
+  if (!force)
     throw new CliError(
       `-o ${dir}: exists and is not empty (--force replaces it once the download is complete)`,
+    );
+  // --force replaces an earlier download, never a folder of something else (`-o ~ --force`).
+  if (!entries.includes('manifest.json') || !entries.includes('trace'))
+    throw new CliError(
+      `-o ${dir}: holds something other than a downloaded trace (no manifest.json and trace/): ` +
+        'not replacing it, even with --force; choose another folder',
     );
 }
 
@@ -76,6 +84,8 @@ export async function unpackInto(
   let files = 0;
   let bytes = 0;
   let entries = 0;
+  // Every entry sits below one top folder (the snapshot's name): two would be merged silently.
+  let top: string | undefined;
   try {
     const ex = extract();
     const feeding = pipeline(archive, createGunzip(), ex);
@@ -85,6 +95,10 @@ export async function unpackInto(
         if (++entries > MAX_ENTRIES) throw new CliError(`${NOT_A_TRACE}: too many entries`);
         const place = placeOf(name, type ?? 'file');
         if ('why' in place) throw new CliError(`${NOT_A_TRACE}: ${place.why}`);
+        const first = name.split('/')[0] as string;
+        if (top !== undefined && first !== top)
+          throw new CliError(`${NOT_A_TRACE}: ${JSON.stringify(name)} is outside ${top}/`);
+        top = first;
         const path = join(partial, place.path);
         if (place.dir) {
           await mkdir(path, { recursive: true });

@@ -5,6 +5,8 @@
  */
 import type { NodeStatus, TraceSnapshot } from '../controller/model';
 import { LABEL_TRIGGER } from '../controller/model';
+// The controller's own rendering of a selector (as `kubectl -l` writes it), for its messages too.
+import { selectorText } from '../controller/reconcile/targets';
 
 /** Renders rows under headers, each column as wide as its widest cell. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -82,27 +84,9 @@ const nodesCell = (s: TraceSnapshot): string => {
 /** The target as a person reads it: `nodes a, b`, `nodes with role=db`, `pods app=web in shop`. */
 export function describeTarget(s: TraceSnapshot): string {
   const t = s.spec.target;
-  const sel = (
-    x:
-      | {
-          matchLabels?: Record<string, string>;
-          matchExpressions?: { key: string; operator: string; values?: string[] }[];
-        }
-      | undefined,
-  ) =>
-    [
-      ...Object.entries(x?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
-      ...(x?.matchExpressions ?? []).map((e) =>
-        e.operator === 'Exists'
-          ? e.key
-          : e.operator === 'DoesNotExist'
-            ? `!${e.key}`
-            : `${e.key} ${e.operator.toLowerCase()} (${(e.values ?? []).join(',')})`,
-      ),
-    ].join(',') || 'everything';
   if (t.nodeNames) return `nodes ${t.nodeNames.join(', ')}`;
-  if (t.nodeSelector) return `nodes with ${sel(t.nodeSelector)}`;
-  if (t.pods) return `nodes of pods ${sel(t.pods.labelSelector)} in ${t.pods.namespace}`;
+  if (t.nodeSelector) return `nodes with ${selectorText(t.nodeSelector)}`;
+  if (t.pods) return `nodes of pods ${selectorText(t.pods.labelSelector)} in ${t.pods.namespace}`;
   if (t.allNodes) return 'all nodes';
   return '';
 }

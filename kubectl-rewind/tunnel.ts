@@ -157,7 +157,6 @@ function parseJson(text: string): unknown {
 // client-node's PortForward drives a `ws` WebSocket (isomorphic-ws is `ws` under Node).
 type ForwardSocket = WebSocket;
 type WebSocketOptions = ClientOptions;
-const CLOSED = 3;
 
 /**
  * Opens one port-forward websocket to `target` with client-node's PortForward: data from the
@@ -241,7 +240,7 @@ async function openForward(
 /** Resolves once `ws` has closed (at once when it already has). */
 function closed(ws: ForwardSocket): Promise<void> {
   return new Promise((resolve) => {
-    if (ws.readyState === CLOSED) resolve();
+    if (ws.readyState === WebSocket.CLOSED) resolve();
     else ws.on('close', () => resolve());
   });
 }

@@ -2,7 +2,8 @@
  * `kubectl rewind delete NAME…`: deletes TraceSnapshots with the user's rights; the controller's
  * finalizer removes each one's stored trace first.
  */
-import { type Context, deleteSnapshot } from '../context';
+import { type Context } from '../context';
+import { deleteSnapshot } from '../snapshots';
 
 export async function deleteCommand(ctx: Context, names: string[]): Promise<void> {
   const kube = ctx.kube();

@@ -3,7 +3,8 @@
  * controller (which checks that the user may `get` it), unpacked whole into DIR; `--wait` first
  * follows a snapshot that is still running.
  */
-import { type Context, readSnapshot } from '../context';
+import { type Context } from '../context';
+import { readSnapshot } from '../snapshots';
 import { checkOutput } from '../download';
 import { finish } from './follow';
 

@@ -5,11 +5,13 @@
  * commands that open it. Ctrl-C stops the following only, and says how to pick it up again.
  */
 import type { TraceSnapshot } from '../../controller/model';
-import { type Context, readSnapshot } from '../context';
+import { type Context, type GlobalFlags } from '../context';
+import { DEFAULT_REWIND_NAMESPACE } from '../connection-info';
+import { readSnapshot } from '../snapshots';
 import { CliError, EXIT_INTERRUPTED } from '../errors';
 import { failedNodes, humanBytes, totalEvents } from '../format';
 import { controllerFailure } from '../connection';
-import { unpackInto } from '../download';
+import { unpackInto, type Unpacked } from '../download';
 import { isFinal } from '../progress';
 import { followSnapshot } from '../watch';
 import { abortableSleep } from '../../common/sleep';
@@ -21,11 +23,31 @@ export interface FinishOptions {
   force?: boolean;
 }
 
-/** How to pick the following up again after Ctrl-C. */
-export function resumeHint(namespace: string, name: string, o: FinishOptions): string {
-  return o.output !== undefined
-    ? `kubectl rewind download ${name} -n ${namespace} --wait -o ${o.output}`
-    : `kubectl rewind get ${name} -n ${namespace} --wait`;
+/** `text` as one shell word (quoted only when it needs to be). */
+const shellWord = (text: string): string =>
+  /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * How to pick the following up again after Ctrl-C: the same cluster (--kubeconfig, --context as
+ * given) and, for a download, the same Rewind namespace.
+ */
+export function resumeHint(
+  namespace: string,
+  name: string,
+  o: FinishOptions,
+  flags: Pick<GlobalFlags, 'kubeconfig' | 'context' | 'rewindNamespace'>,
+): string {
+  const where = [
+    ...(flags.kubeconfig !== undefined ? ['--kubeconfig', flags.kubeconfig] : []),
+    ...(flags.context !== undefined ? ['--context', flags.context] : []),
+  ];
+  const words =
+    o.output !== undefined
+      ? ['download', name, '-n', namespace, '--wait', '-o', o.output, ...where]
+      : ['get', name, '-n', namespace, '--wait', ...where];
+  if (o.output !== undefined && flags.rewindNamespace !== DEFAULT_REWIND_NAMESPACE)
+    words.push('--rewind-namespace', flags.rewindNamespace);
+  return `kubectl rewind ${words.map(shellWord).join(' ')}`;
 }
 
 /** Follows `namespace/name` to its end (progress on stderr); returns it final. */
@@ -50,7 +72,7 @@ export async function follow(
   } catch (e) {
     if (ctx.signal.aborted)
       throw new CliError(
-        `stopped following; ${namespace}/${name} keeps running in the cluster. Follow it again: ${resumeHint(namespace, name, o)}`,
+        `stopped following; ${namespace}/${name} keeps running in the cluster. Follow it again: ${resumeHint(namespace, name, o, ctx.flags)}`,
         EXIT_INTERRUPTED,
       );
     throw e;
@@ -87,13 +109,23 @@ export async function downloadTo(
   const { namespace, name } = s.metadata;
   const controller = await ctx.controller();
   try {
-    const res = await controller.get(`/v1/snapshots/${namespace}/${name}`, ctx.signal);
-    if (res.statusCode !== 200)
-      throw await controllerFailure(res, `give you the trace of ${namespace}/${name}`);
-    const got = await unpackInto(res, output, force);
+    let got: Unpacked;
+    try {
+      const res = await controller.get(`/v1/snapshots/${namespace}/${name}`, ctx.signal);
+      if (res.statusCode !== 200)
+        throw await controllerFailure(res, `give you the trace of ${namespace}/${name}`);
+      got = await unpackInto(res, output, force);
+    } catch (e) {
+      if (!ctx.signal.aborted) throw e;
+      throw new CliError(
+        `download stopped; nothing was written to ${output}. ${namespace}/${name} stays on the ` +
+          `controller: ${resumeHint(namespace, name, { output }, ctx.flags)}`,
+        EXIT_INTERRUPTED,
+      );
+    }
     ctx.out.write(
       `trace of ${namespace}/${name} in ${got.dir} (${got.files} files, ${humanBytes(got.bytes)}). Open it:\n` +
-        `  babeltrace2 ${got.dir}/trace | less        # every node on one timeline (Trace Compass opens the same folder)\n` +
+        `  babeltrace2 ${shellWord(`${got.dir}/trace`)} | less        # every node on one timeline (Trace Compass opens the same folder)\n` +
         `  https://ui.perfetto.dev → "Open trace file" → ${got.dir}/trace.json\n`,
     );
   } finally {

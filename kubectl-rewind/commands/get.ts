@@ -3,7 +3,8 @@
  * and uncertainties, conditions — or its object as JSON / YAML; `--wait` follows it to its end.
  */
 import { dump } from 'js-yaml';
-import { type Context, readSnapshot } from '../context';
+import { type Context } from '../context';
+import { readSnapshot } from '../snapshots';
 import { UsageError } from '../errors';
 import { describeSnapshot } from '../format';
 import { follow } from './follow';

@@ -3,7 +3,9 @@
  * namespace or all of them (`-A`), or as JSON / YAML / names.
  */
 import { dump } from 'js-yaml';
-import { type Context, listSnapshots } from '../context';
+import type { TraceSnapshot } from '../../controller/model';
+import { type Context } from '../context';
+import { listSnapshots } from '../snapshots';
 import { UsageError } from '../errors';
 import { snapshotTable } from '../format';
 
@@ -19,8 +21,10 @@ export async function listCommand(
     );
   const kube = ctx.kube();
   const all = o.allNamespaces === true;
+  // As kubectl sorts: by namespace, then name.
+  const key = (s: TraceSnapshot) => `${s.metadata.namespace}/${s.metadata.name}`;
   const items = (await listSnapshots(kube, all ? undefined : kube.namespace)).sort((a, b) =>
-    (a.metadata.creationTimestamp ?? '') < (b.metadata.creationTimestamp ?? '') ? -1 : 1,
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0,
   );
   const list = { apiVersion: 'v1', kind: 'List', items };
   if (o.output === 'json') ctx.out.write(`${JSON.stringify(list, null, 2)}\n`);

@@ -4,11 +4,12 @@
  * prints its name; `--wait` follows it, `-o DIR` (implies --wait) downloads its trace.
  */
 import type { SnapshotTarget } from '../../controller/model';
-import { type Context, createSnapshot } from '../context';
+import { type Context } from '../context';
+import { createSnapshot } from '../snapshots';
 import { CliError } from '../errors';
 import { checkOutput } from '../download';
 import { asUser } from '../kube';
-import { snapshotObject, targetRequest, parseWindow, type SnapshotFlags } from '../spec';
+import { snapshotObject, targetRequest, type SnapshotFlags } from '../spec';
 import { finish } from './follow';
 
 export interface SnapshotCommandFlags extends SnapshotFlags {
@@ -19,8 +20,8 @@ export interface SnapshotCommandFlags extends SnapshotFlags {
 
 export async function snapshotCommand(ctx: Context, flags: SnapshotCommandFlags): Promise<void> {
   const request = targetRequest(flags);
-  parseWindow(flags.window);
-  // The whole object is checked with a stand-in target before the cluster is asked anything.
+  // The whole object (window, reason, name, ttl) is checked with a stand-in target before the
+  // cluster is asked anything.
   snapshotObject(flags, 'default', { allNodes: true });
   if (flags.output !== undefined) await checkOutput(flags.output, flags.force ?? false);
 

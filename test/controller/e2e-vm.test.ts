@@ -420,6 +420,142 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       expect(names.some((n) => n.includes(`${APP_NS}/${w.name}`))).toBe(true);
   }, 600_000);
 
+  it('steps a node clock by a known amount: the measured offset moves by it, within the uncertainties', async () => {
+    const target = { nodeNames: [NODES[1]] };
+    const before = (await waitFinal(await createSnapshot({ target, windowSeconds: 5 }))).snapshot;
+    const STEP_NS = 2_000_000_000;
+    // clock_settime from python: one call, microsecond-exact, no shell between read and write.
+    const step = (ns: number) =>
+      vm(1).run(
+        `python3 -c "import time; time.clock_settime_ns(time.CLOCK_REALTIME, ` +
+          `time.clock_gettime_ns(time.CLOCK_REALTIME) + (${ns}))"`,
+      );
+    await step(STEP_NS);
+    try {
+      const after = (await waitFinal(await createSnapshot({ target, windowSeconds: 5 }))).snapshot;
+      const b = before.status!.nodes![0]!;
+      const a = after.status!.nodes![0]!;
+      expect(before.status!.phase).toBe('Complete');
+      expect(after.status!.phase).toBe('Complete');
+      const moved = a.clockOffsetNs! - b.clockOffsetNs!;
+      // The two measurements' uncertainties, plus 2 ms for the emulated clock's drift between
+      // two snapshots seconds apart (TCG has no kvmclock).
+      const bound = a.clockUncertaintyNs! + b.clockUncertaintyNs! + 2_000_000;
+      expect(Math.abs(moved - STEP_NS)).toBeLessThanOrEqual(bound);
+      expect(a.clockUncertaintyNs).toBeGreaterThan(0);
+    } finally {
+      await step(-STEP_NS);
+    }
+  }, 300_000);
+
+  it('an agent killed mid-collection: PartiallyFailed with its error and the others’ data', async () => {
+    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    const name = await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 30 });
+    const { snapshot } = await waitFinal(name, 300_000, async (phase) => {
+      if (phase === 'Collecting') await vm(2).run('kill -9 $(cat /tmp/agent.pid)');
+    });
+    try {
+      const st = snapshot.status!;
+      expect(st.phase).toBe('PartiallyFailed');
+      const failed = st.nodes!.find((n) => n.name === NODES[2])!;
+      expect(failed.phase).toBe('Failed');
+      expect(failed.error).toMatch(/\S/);
+      expect(st.nodes!.filter((n) => n.phase === 'Collected').map((n) => n.name)).toEqual([
+        NODES[0],
+        NODES[1],
+      ]);
+      const hosts = new Set(
+        babeltrace(join(data, NS, name, 'trace'))
+          .split('\n')
+          .map(hostOf),
+      );
+      expect(hosts.has(NODES[0])).toBe(true);
+      expect(hosts.has(NODES[1])).toBe(true);
+      expect(hosts.has(NODES[2])).toBe(false);
+      const after = await Promise.all(NODES.slice(0, 2).map((_, i) => agentSnapshots(i)));
+      expect(after).toEqual(before.slice(0, 2).map((n) => n + 1));
+    } finally {
+      await startAgentInVm(vm(2), {
+        node: NODES[2],
+        pki,
+        env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
+      });
+    }
+  }, 600_000);
+
+  it('the controller killed mid-collection and restarted: the snapshot ends once, cleanly', async () => {
+    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    const name = await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 30 });
+    let killed = false;
+    const first = await new Promise<string[]>((resolve, reject) => {
+      const phases: string[] = [];
+      const poll = async () => {
+        const s = await getSnapshot(name);
+        const phase = s.status?.phase;
+        if (phase && phases[phases.length - 1] !== phase) phases.push(phase);
+        if (phase === 'Collecting') {
+          await Promise.all(controllers.map((c) => c.kill('SIGKILL')));
+          controllers.length = 0;
+          killed = true;
+          resolve(phases);
+          return;
+        }
+        if (phase && FINAL.includes(phase)) {
+          resolve(phases);
+          return;
+        }
+        setTimeout(() => void poll().catch(reject), 50);
+      };
+      void poll().catch(reject);
+    });
+    expect(first).toContain('Collecting');
+    expect(killed).toBe(true);
+    await controller('ctrl-b');
+    const { snapshot } = await waitFinal(name);
+    const st = snapshot.status!;
+    if (st.phase === 'Failed') {
+      expect(st.conditions?.map((c) => c.reason)).toContain('CollectionInterrupted');
+    } else {
+      expect(st.phase).toBe('Complete');
+    }
+    // Once: no agent served this snapshot twice.
+    const after = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    after.forEach((n, i) => expect(n - (before[i] as number)).toBeLessThanOrEqual(1));
+    // And it stays final: a later look finds the same phase.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await getSnapshot(name)).status?.phase).toBe(st.phase);
+  }, 600_000);
+
+  it('two replicas: one leader, each snapshot collected once', async () => {
+    await stopControllers();
+    const [a, b] = [await controller('ctrl-c'), await controller('ctrl-d')];
+    // The Lease of a killed replica expires before another may lead (15 s by default).
+    const deadline = Date.now() + 60_000;
+    while (
+      (await a.metric('rewind_controller_leader')) +
+        (await b.metric('rewind_controller_leader')) !==
+      1
+    ) {
+      if (Date.now() > deadline) throw new Error('no single leader within 60 s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    const names = [
+      await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 5 }),
+      await createSnapshot({
+        target: { nodeSelector: { matchLabels: { e2e: 'yes' } } },
+        windowSeconds: 5,
+      }),
+    ];
+    for (const n of names) expect((await waitFinal(n)).snapshot.status?.phase).toBe('Complete');
+    const after = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    after.forEach((n, i) => expect(n - (before[i] as number)).toBe(2));
+    expect(
+      (await a.metric('rewind_controller_leader')) + (await b.metric('rewind_controller_leader')),
+    ).toBe(1);
+    expect(existsSync(join(data, NS, names[0] as string, 'trace'))).toBe(true);
+  }, 600_000);
+
   describe('kubectl rewind', () => {
     const CONTROLLER_POD = 'rewind-controller-7f9c4d-x2x9q';
     const CONTROLLER_SELECTOR =
@@ -585,180 +721,33 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
 
     it('agents: a node whose loader refused the module, beside recording ones and a node without an agent', async () => {
       const v = vm(2);
+      // The last test of the suite: node-3 is left degraded (the VMs stop after it).
       await v.run('kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); sleep 1; rmmod rewind');
-      try {
-        await loadModuleInVm(v, NODES[2], OUT, {
-          env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
-          ready: false,
-        });
-        await startAgentInVm(v, { node: NODES[2], pki, ready: false });
-        // The controller asks every agent every 30 s.
-        let rows: string[] = [];
-        const deadline = Date.now() + 90_000;
-        for (;;) {
-          const r = await rewind(['agents']);
-          expect(r.code).toBe(0);
-          rows = r.stdout.split('\n');
-          if (rows.some((l) => l.startsWith(`${NODES[2]} `) && /degraded/.test(l))) break;
-          if (Date.now() > deadline) throw new Error(`node-3 never showed degraded:\n${r.stdout}`);
-          await new Promise((res) => setTimeout(res, 3000));
-        }
-        expect(rows[0]).toMatch(
-          /^NODE\s+MODULE\s+RECORDING\s+WINDOW\s+REFUSED\s+VERSION\s+REASON$/,
-        );
-        for (const n of [NODES[0], NODES[1]])
-          expect(rows.find((l) => l.startsWith(`${n} `))).toMatch(
-            new RegExp(`^${n}\\s+loaded\\s+yes\\s+\\d+s\\s+\\d+\\s+\\S+`),
-          );
-        const degraded = rows.find((l) => l.startsWith(`${NODES[2]} `)) as string;
-        expect(degraded).toMatch(/degraded \(release-not-allowed\)\s+no\s/);
-        expect(degraded).toMatch(/5\.10\.0-\*-amd64/);
-        expect(rows.find((l) => l.startsWith('control-1 '))).toMatch(/^control-1\s+no agent\s/);
-      } finally {
-        await v.run('kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); sleep 1; true');
-        await loadModuleInVm(v, NODES[2], OUT);
-        await startAgentInVm(v, {
-          node: NODES[2],
-          pki,
-          env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
-        });
+      await loadModuleInVm(v, NODES[2], OUT, {
+        env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
+        ready: false,
+      });
+      await startAgentInVm(v, { node: NODES[2], pki, ready: false });
+      // The controller asks every agent every 30 s.
+      let rows: string[] = [];
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const r = await rewind(['agents']);
+        expect(r.code).toBe(0);
+        rows = r.stdout.split('\n');
+        if (rows.some((l) => l.startsWith(`${NODES[2]} `) && /degraded/.test(l))) break;
+        if (Date.now() > deadline) throw new Error(`node-3 never showed degraded:\n${r.stdout}`);
+        await new Promise((res) => setTimeout(res, 3000));
       }
+      expect(rows[0]).toMatch(/^NODE\s+MODULE\s+RECORDING\s+WINDOW\s+REFUSED\s+VERSION\s+REASON$/);
+      for (const n of [NODES[0], NODES[1]])
+        expect(rows.find((l) => l.startsWith(`${n} `))).toMatch(
+          new RegExp(`^${n}\\s+loaded\\s+yes\\s+\\d+s\\s+\\d+\\s+\\S+`),
+        );
+      const degraded = rows.find((l) => l.startsWith(`${NODES[2]} `)) as string;
+      expect(degraded).toMatch(/degraded \(release-not-allowed\)\s+no\s/);
+      expect(degraded).toMatch(/5\.10\.0-\*-amd64/);
+      expect(rows.find((l) => l.startsWith('control-1 '))).toMatch(/^control-1\s+no agent\s/);
     }, 600_000);
   });
-
-  it('steps a node clock by a known amount: the measured offset moves by it, within the uncertainties', async () => {
-    const target = { nodeNames: [NODES[1]] };
-    const before = (await waitFinal(await createSnapshot({ target, windowSeconds: 5 }))).snapshot;
-    const STEP_NS = 2_000_000_000;
-    // clock_settime from python: one call, microsecond-exact, no shell between read and write.
-    const step = (ns: number) =>
-      vm(1).run(
-        `python3 -c "import time; time.clock_settime_ns(time.CLOCK_REALTIME, ` +
-          `time.clock_gettime_ns(time.CLOCK_REALTIME) + (${ns}))"`,
-      );
-    await step(STEP_NS);
-    try {
-      const after = (await waitFinal(await createSnapshot({ target, windowSeconds: 5 }))).snapshot;
-      const b = before.status!.nodes![0]!;
-      const a = after.status!.nodes![0]!;
-      expect(before.status!.phase).toBe('Complete');
-      expect(after.status!.phase).toBe('Complete');
-      const moved = a.clockOffsetNs! - b.clockOffsetNs!;
-      // The two measurements' uncertainties, plus 2 ms for the emulated clock's drift between
-      // two snapshots seconds apart (TCG has no kvmclock).
-      const bound = a.clockUncertaintyNs! + b.clockUncertaintyNs! + 2_000_000;
-      expect(Math.abs(moved - STEP_NS)).toBeLessThanOrEqual(bound);
-      expect(a.clockUncertaintyNs).toBeGreaterThan(0);
-    } finally {
-      await step(-STEP_NS);
-    }
-  }, 300_000);
-
-  it('an agent killed mid-collection: PartiallyFailed with its error and the others’ data', async () => {
-    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    const name = await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 30 });
-    const { snapshot } = await waitFinal(name, 300_000, async (phase) => {
-      if (phase === 'Collecting') await vm(2).run('kill -9 $(cat /tmp/agent.pid)');
-    });
-    try {
-      const st = snapshot.status!;
-      expect(st.phase).toBe('PartiallyFailed');
-      const failed = st.nodes!.find((n) => n.name === NODES[2])!;
-      expect(failed.phase).toBe('Failed');
-      expect(failed.error).toMatch(/\S/);
-      expect(st.nodes!.filter((n) => n.phase === 'Collected').map((n) => n.name)).toEqual([
-        NODES[0],
-        NODES[1],
-      ]);
-      const hosts = new Set(
-        babeltrace(join(data, NS, name, 'trace'))
-          .split('\n')
-          .map(hostOf),
-      );
-      expect(hosts.has(NODES[0])).toBe(true);
-      expect(hosts.has(NODES[1])).toBe(true);
-      expect(hosts.has(NODES[2])).toBe(false);
-      const after = await Promise.all(NODES.slice(0, 2).map((_, i) => agentSnapshots(i)));
-      expect(after).toEqual(before.slice(0, 2).map((n) => n + 1));
-    } finally {
-      await startAgentInVm(vm(2), {
-        node: NODES[2],
-        pki,
-        env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
-      });
-    }
-  }, 600_000);
-
-  it('the controller killed mid-collection and restarted: the snapshot ends once, cleanly', async () => {
-    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    const name = await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 30 });
-    let killed = false;
-    const first = await new Promise<string[]>((resolve, reject) => {
-      const phases: string[] = [];
-      const poll = async () => {
-        const s = await getSnapshot(name);
-        const phase = s.status?.phase;
-        if (phase && phases[phases.length - 1] !== phase) phases.push(phase);
-        if (phase === 'Collecting') {
-          await Promise.all(controllers.map((c) => c.kill('SIGKILL')));
-          controllers.length = 0;
-          killed = true;
-          resolve(phases);
-          return;
-        }
-        if (phase && FINAL.includes(phase)) {
-          resolve(phases);
-          return;
-        }
-        setTimeout(() => void poll().catch(reject), 50);
-      };
-      void poll().catch(reject);
-    });
-    expect(first).toContain('Collecting');
-    expect(killed).toBe(true);
-    await controller('ctrl-b');
-    const { snapshot } = await waitFinal(name);
-    const st = snapshot.status!;
-    if (st.phase === 'Failed') {
-      expect(st.conditions?.map((c) => c.reason)).toContain('CollectionInterrupted');
-    } else {
-      expect(st.phase).toBe('Complete');
-    }
-    // Once: no agent served this snapshot twice.
-    const after = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    after.forEach((n, i) => expect(n - (before[i] as number)).toBeLessThanOrEqual(1));
-    // And it stays final: a later look finds the same phase.
-    await new Promise((r) => setTimeout(r, 3000));
-    expect((await getSnapshot(name)).status?.phase).toBe(st.phase);
-  }, 600_000);
-
-  it('two replicas: one leader, each snapshot collected once', async () => {
-    await stopControllers();
-    const [a, b] = [await controller('ctrl-c'), await controller('ctrl-d')];
-    // The Lease of a killed replica expires before another may lead (15 s by default).
-    const deadline = Date.now() + 60_000;
-    while (
-      (await a.metric('rewind_controller_leader')) +
-        (await b.metric('rewind_controller_leader')) !==
-      1
-    ) {
-      if (Date.now() > deadline) throw new Error('no single leader within 60 s');
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    const names = [
-      await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 5 }),
-      await createSnapshot({
-        target: { nodeSelector: { matchLabels: { e2e: 'yes' } } },
-        windowSeconds: 5,
-      }),
-    ];
-    for (const n of names) expect((await waitFinal(n)).snapshot.status?.phase).toBe('Complete');
-    const after = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    after.forEach((n, i) => expect(n - (before[i] as number)).toBe(2));
-    expect(
-      (await a.metric('rewind_controller_leader')) + (await b.metric('rewind_controller_leader')),
-    ).toBe(1);
-    expect(existsSync(join(data, NS, names[0] as string, 'trace'))).toBe(true);
-  }, 600_000);
 });

@@ -6,8 +6,10 @@
  * controller failing with lines a person can act on. Collecting and downloading with a running
  * controller and agents is in test/controller/e2e-vm.test.ts.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { binaryPath } from '../k8s/binaries';
 import { startControlPlane, type ControlPlane } from '../k8s/controlPlane';
 import { projectRoot } from '../vm/kernel';
 import {
@@ -226,6 +228,48 @@ describe('kubectl rewind against a real API server', () => {
         denied.stderr,
         /you may not get configmaps "rewind-connection" in namespace "rewind-system"/,
       );
+    });
+
+    it('Ctrl-C while following: the snapshot keeps running, and the line says how to follow it again', async () => {
+      // No controller runs here: the snapshot stays Pending, so --wait follows until interrupted.
+      const child = spawn(
+        binaryPath('kubectl'),
+        ['rewind', 'snapshot', '--node', 'node-1', '--name', 'interrupted', '--wait'],
+        {
+          env: {
+            ...process.env,
+            PATH: `${plugin.binDir}:${process.env.PATH ?? ''}`,
+            KUBECONFIG: admin,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const following = new Promise<void>((resolve) =>
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (/interrupted\s+Pending/.test(stderr)) resolve();
+        }),
+      );
+      const exited = new Promise<number | null>((resolve) =>
+        child.once('exit', (code) => resolve(code)),
+      );
+      await following;
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stdout).toBe('tracesnapshot.rewind.dev/interrupted created\n');
+      const last = stderr.trim().split('\n').pop() as string;
+      expect(last).toMatch(
+        /^error: stopped following; team\/interrupted keeps running in the cluster\./,
+      );
+      expect(last).toContain('kubectl rewind get interrupted -n team --wait');
+      const still = await cp.request(
+        'GET',
+        `/apis/rewind.dev/v1alpha1/namespaces/${TEAM}/tracesnapshots/interrupted`,
+      );
+      expect(still.status).toBe(200);
     });
 
     it('runs through kubectl: help exits 0, a bad flag exits 2 with one line', async () => {

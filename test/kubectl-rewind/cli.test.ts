@@ -76,6 +76,15 @@ describe('--help', () => {
     expect(bare).toEqual({ code: 0, out: help.out, err: '' });
   });
 
+  it("each command's help lists the global flags a kubectl user reaches for", async () => {
+    for (const c of COMMANDS.filter((x) => x !== 'completion')) {
+      const r = await run(c, '--help');
+      expect(r.out).toMatch(/^Global Options:$/m);
+      for (const flag of ['-n, --namespace <ns>', '--context <name>', '--kubeconfig <file>'])
+        expect(r.out).toContain(flag);
+    }
+  });
+
   it('`help snapshot` is the snapshot help', async () => {
     const r = await run('help', 'snapshot');
     expect(r.code).toBe(0);
@@ -153,6 +162,10 @@ describe('usage errors: exit 2, one line naming the --help, no kubeconfig read',
       /^error: completion: "fish" is not bash or zsh \(see kubectl rewind completion --help\)$/,
     ],
     [['--kubeconfig', '/nonexistent', 'list', '-o', 'xml'], /^error: -o: "xml" is not one of/],
+    [
+      ['--controller-address', 'controller.example', 'agents'],
+      /^error: --controller-address: "controller.example" is not HOST:PORT \(see kubectl rewind agents --help\)$/,
+    ],
   ])('%j', async (argv, message) => {
     const r = await run(...argv);
     expect(r).toMatchObject({ code: 2, out: '' });

@@ -122,6 +122,12 @@ describe('checkOutput', () => {
         `-o ${join(root, 'full')}: exists and is not empty (--force replaces it once the download is complete)`,
       ),
     );
+    // --force replaces an earlier download only, never a folder of something else.
+    await expect(checkOutput(join(root, 'full'), true)).rejects.toThrow(
+      /holds something other than a downloaded trace .* not replacing it, even with --force/,
+    );
+    mkdirSync(join(root, 'full', 'trace'));
+    writeFileSync(join(root, 'full', 'manifest.json'), '{}');
     await expect(checkOutput(join(root, 'full'), true)).resolves.toBeUndefined();
     writeFileSync(join(root, 'file'), 'x');
     await expect(checkOutput(join(root, 'file'), true)).rejects.toThrow(
@@ -295,6 +301,13 @@ describe('unpackInto', () => {
     );
   });
 
+  it('entries under a second top folder are refused, not merged into the first', async () => {
+    await refused(
+      await archive([...good, { name: 'other/trace.json', body: '{}' }]),
+      /^the controller sent an archive that is not a trace: "other\/trace.json" is outside manual-x7k2p\/$/,
+    );
+  });
+
   it('a truncated gzip leaves nothing', async () => {
     const whole = await archive(good);
     await refused(
@@ -342,13 +355,25 @@ describe('unpackInto', () => {
       expect(readdirSync(root)).toEqual(['incident']);
     });
 
-    it('is replaced whole with --force (nothing of the old one kept, nothing left beside)', async () => {
+    it('is never replaced when it is not an earlier download, even with --force', async () => {
+      await expect(unpackInto(Readable.from(await archive(good)), out, true)).rejects.toThrow(
+        /holds something other than a downloaded trace/,
+      );
+      expect(tree(out)).toEqual({ 'old/': '/', 'old/notes.txt': 'mine' });
+    });
+
+    it('an earlier download is replaced whole with --force (nothing of it kept, nothing left beside)', async () => {
+      // An earlier download: manifest.json and trace/ (plus whatever else it held).
+      mkdirSync(join(out, 'trace'));
+      writeFileSync(join(out, 'manifest.json'), '{"old": true}');
       await unpackInto(Readable.from(await archive(good)), out, true);
       expect(tree(out)).toEqual(goodTree);
       expect(readdirSync(root)).toEqual(['incident']);
     });
 
-    it('is not touched when the download fails, even with --force', async () => {
+    it('an earlier download is not touched when the new one fails, even with --force', async () => {
+      mkdirSync(join(out, 'trace'));
+      writeFileSync(join(out, 'manifest.json'), '{"old": true}');
       const whole = await archive(good);
       for (const source of [
         Readable.from(whole.subarray(0, 40)),
@@ -358,7 +383,12 @@ describe('unpackInto', () => {
         ),
       ]) {
         await expect(unpackInto(source, out, true)).rejects.toBeInstanceOf(CliError);
-        expect(tree(out)).toEqual({ 'old/': '/', 'old/notes.txt': 'mine' });
+        expect(tree(out)).toEqual({
+          'old/': '/',
+          'old/notes.txt': 'mine',
+          'trace/': '/',
+          'manifest.json': '{"old": true}',
+        });
         expect(readdirSync(root)).toEqual(['incident']);
       }
     });

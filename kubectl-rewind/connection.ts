@@ -136,6 +136,8 @@ export async function connectController(
   let host: string;
   let port: number;
   let tunnel: Tunnel | undefined;
+  // What the kubelet last said on a connection's error channel: why a request was cut.
+  let forwardError: string | undefined;
   let describe: string;
   if (flags.controllerAddress !== undefined) {
     ({ host, port } = parseAddress(flags.controllerAddress));
@@ -143,11 +145,13 @@ export async function connectController(
   } else {
     const pod = await controllerPod(kube, ns, info[CONNECTION_KEYS.controllerSelector]);
     const podPort = Number(info[CONNECTION_KEYS.apiPort]);
-    tunnel = await openTunnel(kube.kc, { namespace: ns, pod, port: podPort }).catch(
-      (e: unknown) => {
-        throw new CliError(oneLine(e));
-      },
-    );
+    tunnel = await openTunnel(
+      kube.kc,
+      { namespace: ns, pod, port: podPort },
+      { onError: (line) => (forwardError = line) },
+    ).catch((e: unknown) => {
+      throw new CliError(oneLine(e));
+    });
     ({ host, port } = tunnel);
     describe = `the controller pod ${ns}/${pod} (port-forward)`;
   }
@@ -170,7 +174,14 @@ export async function connectController(
           ...(signal ? { signal } : {}),
         });
         req.once('response', resolve);
-        req.once('error', (e) => reject(new CliError(`cannot talk to ${describe}: ${oneLine(e)}`)));
+        req.once('error', (e) =>
+          reject(
+            new CliError(
+              `cannot talk to ${describe}: ${oneLine(e)}` +
+                (forwardError !== undefined ? ` (the port-forward: ${forwardError})` : ''),
+            ),
+          ),
+        );
         req.end();
       });
     },

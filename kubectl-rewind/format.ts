@@ -19,6 +19,9 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** A block of lines shifted two spaces right, as kubectl describe nests tables. */
+const indent = (block: string): string => block.replace(/^(?=.)/gm, '  ');
+
 /** kubectl's HumanDuration (apimachinery/pkg/util/duration): `45s`, `5m30s`, `3h`, `2d4h`. */
 export function humanDuration(ms: number): string {
   // Like kubectl, up to 2 s in the future is clock skew ("0s"); further is "<invalid>".
@@ -184,27 +187,21 @@ export function describeSnapshot(s: TraceSnapshot, now: number): string {
     out += field('Clock', `aligned within ±${humanNs(Math.max(...uncertainties))} (worst node)`);
   if (st.nodes?.length) {
     out += 'Node results:\n';
-    out += table(
-      ['NODE', 'PHASE', 'EVENTS', 'LOST', 'BYTES', 'CLOCK OFFSET', 'UNCERTAINTY', 'ERROR'],
-      st.nodes.map(nodeRow),
-    )
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => `  ${l}`)
-      .join('\n');
-    out += '\n';
+    out += indent(
+      table(
+        ['NODE', 'PHASE', 'EVENTS', 'LOST', 'BYTES', 'CLOCK OFFSET', 'UNCERTAINTY', 'ERROR'],
+        st.nodes.map(nodeRow),
+      ),
+    );
   }
   if (st.conditions?.length) {
     out += 'Conditions:\n';
-    out += table(
-      ['TYPE', 'STATUS', 'REASON', 'MESSAGE'],
-      st.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
-    )
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => `  ${l}`)
-      .join('\n');
-    out += '\n';
+    out += indent(
+      table(
+        ['TYPE', 'STATUS', 'REASON', 'MESSAGE'],
+        st.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
+      ),
+    );
   }
   return out;
 }

@@ -6,7 +6,8 @@
  * missing CRD says how to install Rewind.
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { apiStatus } from '../controller/kube/client';
+import { apiFailureBody, apiFailureMessage, apiStatus } from '../controller/kube/client';
+import { bearerToken } from '../controller/alerts/token';
 import { GROUP, PLURAL } from '../controller/model';
 import { oneLine } from '../common/errors';
 import { CliError } from './errors';
@@ -68,27 +69,7 @@ export function loadUserKube(flags: KubeFlags): UserKube {
 export async function bearerTokenOf(kc: KubeConfig): Promise<string | undefined> {
   const options: { headers?: Record<string, string> } = { headers: {} };
   await kc.applyToHTTPSOptions(options);
-  const auth = options.headers?.Authorization ?? options.headers?.authorization;
-  const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
-  return m?.[1];
-}
-
-/** The parsed body of a failed call: a Kubernetes Status, or the text the server sent. */
-function failureBody(
-  e: unknown,
-): { message?: string; reason?: string; kind?: string } | string | undefined {
-  let body = (e as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    const text = body;
-    try {
-      body = JSON.parse(text) as unknown;
-    } catch {
-      return text;
-    }
-  }
-  return body && typeof body === 'object'
-    ? (body as { message?: string; reason?: string; kind?: string })
-    : undefined;
+  return bearerToken(options.headers?.Authorization ?? options.headers?.authorization);
 }
 
 /** What was asked, for messages: `create tracesnapshots.rewind.dev in namespace "x"`. */
@@ -115,8 +96,8 @@ export const INSTALL_HINT =
 export function kubeFailure(e: unknown, attempt: Attempt, server: string): CliError {
   if (e instanceof CliError) return e;
   const status = apiStatus(e);
-  const body = failureBody(e);
-  const message = typeof body === 'string' ? body.trim() : (body?.message ?? '');
+  const body = apiFailureBody(e);
+  const message = apiFailureMessage(e);
   if (status === undefined) {
     return new CliError(`cannot reach the API server at ${server}: ${oneLine(e)}`);
   }

@@ -29,6 +29,13 @@ export async function main(argv: string[]): Promise<number> {
     interrupt.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSigint);
+  // A reader that went away (`kubectl rewind list | head -1`) ends the command quietly, as it
+  // ends kubectl, instead of an unhandled EPIPE with a stack.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
   try {
     return await runCli(argv, {
       out: process.stdout,

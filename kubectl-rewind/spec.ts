@@ -14,6 +14,7 @@ import {
 } from '../controller/model';
 import { UsageError } from './errors';
 import { parseLabelSelector } from './selector';
+import { dns1123Subdomain } from '../common/config';
 
 /** The CRD's bounds on spec.windowSeconds and spec.reason. */
 export const WINDOW_MIN_SECONDS = 1;
@@ -60,8 +61,8 @@ export function parseWindow(text: string): number {
   return seconds;
 }
 
-const DNS_SUBDOMAIN =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A Kubernetes object name (a node's, a pod's, a TraceSnapshot's). */
+const isObjectName = (name: string): boolean => dns1123Subdomain().safeParse(name).success;
 
 export interface SnapshotFlags {
   node?: string[];
@@ -102,8 +103,7 @@ export function targetRequest(flags: SnapshotFlags): TargetRequest {
     throw new UsageError(`${chosen.join(' and ')} cannot be combined: choose one target`);
   if (flags.node?.length) {
     for (const n of flags.node)
-      if (!DNS_SUBDOMAIN.test(n))
-        throw new UsageError(`--node: ${JSON.stringify(n)} is not a node name`);
+      if (!isObjectName(n)) throw new UsageError(`--node: ${JSON.stringify(n)} is not a node name`);
     return { kind: 'target', target: { nodeNames: [...new Set(flags.node)] } };
   }
   if (flags.selector !== undefined)
@@ -112,7 +112,7 @@ export function targetRequest(flags: SnapshotFlags): TargetRequest {
       target: { nodeSelector: parseLabelSelector(flags.selector, '--selector') },
     };
   if (flags.pod !== undefined) {
-    if (!DNS_SUBDOMAIN.test(flags.pod))
+    if (!isObjectName(flags.pod))
       throw new UsageError(`--pod: ${JSON.stringify(flags.pod)} is not a pod name`);
     return { kind: 'pod', pod: flags.pod };
   }
@@ -142,7 +142,7 @@ export function snapshotObject(
   const windowSeconds = parseWindow(flags.window);
   if (flags.reason !== undefined && flags.reason.length > REASON_MAX)
     throw new UsageError(`--reason: longer than ${REASON_MAX} characters`);
-  if (flags.name !== undefined && !DNS_SUBDOMAIN.test(flags.name))
+  if (flags.name !== undefined && !isObjectName(flags.name))
     throw new UsageError(
       `--name: ${JSON.stringify(flags.name)} is not a valid name (lower case, digits, '-', '.')`,
     );

@@ -63,6 +63,33 @@ export function apiStatus(e: unknown): number | undefined {
   return undefined;
 }
 
+/** What a failed API call's body says: a Kubernetes Status (parsed), or the text as it came. */
+export type ApiFailureBody =
+  { kind?: string; reason?: string; message?: string } | string | undefined;
+
+/** The body of a failed API call (client-node's ApiException carries it as a string). */
+export function apiFailureBody(e: unknown): ApiFailureBody {
+  let body = (e as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    const text = body;
+    try {
+      body = JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return body && typeof body === 'object'
+    ? (body as { kind?: string; reason?: string; message?: string })
+    : undefined;
+}
+
+/** The API server's own message in a failed call's body ('' when there is none). */
+export function apiFailureMessage(e: unknown): string {
+  const body = apiFailureBody(e);
+  if (typeof body === 'string') return body.trim();
+  return typeof body?.message === 'string' ? body.message : '';
+}
+
 /**
  * One line for a failed API call: its status and the API server's own message (client-node's
  * ApiException carries headers and body in its `message`); any other error as it is.
@@ -70,22 +97,7 @@ export function apiStatus(e: unknown): number | undefined {
 export function describeApiError(e: unknown): string {
   const status = apiStatus(e);
   if (status !== undefined) {
-    let body = (e as { body?: unknown }).body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // not JSON: show it as it is
-      }
-    }
-    const message =
-      body &&
-      typeof body === 'object' &&
-      typeof (body as { message?: unknown }).message === 'string'
-        ? (body as { message: string }).message
-        : typeof body === 'string'
-          ? body
-          : '';
+    const message = apiFailureMessage(e);
     return oneLine(`the API server answered ${status}${message ? `: ${message}` : ''}`).slice(
       0,
       500,

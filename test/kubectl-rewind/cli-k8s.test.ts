@@ -6,12 +6,14 @@
  * controller failing with lines a person can act on. Collecting and downloading with a running
  * controller and agents is in test/controller/e2e-vm.test.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryPath } from '../k8s/binaries';
 import { startControlPlane, type ControlPlane } from '../k8s/controlPlane';
 import { projectRoot } from '../vm/kernel';
+import { freePort } from '../vm/vm';
+import { registerNodeAndPod, startStandinKubelet } from './standin-kubelet';
 import {
   grantSnapshots,
   installPlugin,
@@ -221,6 +223,45 @@ describe('kubectl rewind against a real API server', () => {
       expect(refused.code).toBe(1);
       expectOneLineError(refused.stderr, /cannot talk to the controller at 127\.0\.0\.1:1/);
 
+      // A controller pod whose port nobody listens on: the kubelet's own line (on the
+      // port-forward's error channel) is in the error. The kubelet is a stand-in
+      // (standin-kubelet.ts: none runs here yet); the API server and the port-forward are real.
+      const kubelet = await startStandinKubelet({ ports: { 9411: await freePort() } });
+      try {
+        await registerNodeAndPod(cp, kubelet, {
+          node: 'control-1',
+          namespace: REWIND_NS,
+          pod: 'rewind-controller-0',
+        });
+        await cp.kubectlOk([
+          '-n',
+          REWIND_NS,
+          'label',
+          'pod',
+          'rewind-controller-0',
+          'app.kubernetes.io/name=rewind',
+          'app.kubernetes.io/component=controller',
+        ]);
+        const pod = (
+          await cp.request('GET', `/api/v1/namespaces/${REWIND_NS}/pods/rewind-controller-0`)
+        ).body as { status: Record<string, unknown> };
+        const ready = await cp.request(
+          'PUT',
+          `/api/v1/namespaces/${REWIND_NS}/pods/rewind-controller-0/status`,
+          { ...pod, status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] } },
+        );
+        expect(ready.status).toBe(200);
+        const cut = await plugin.run(['agents'], admin);
+        expect(cut.code).toBe(1);
+        expectOneLineError(
+          cut.stderr,
+          /cannot talk to the controller pod rewind-system\/rewind-controller-0 \(port-forward\)/,
+          /\(the port-forward: error forwarding port 9411 to pod /,
+        );
+      } finally {
+        await kubelet.close();
+      }
+
       // A user who may not read the connection ConfigMap is told which right is missing.
       const denied = await plugin.run(['agents'], nobody);
       expect(denied.code).toBe(1);
@@ -270,6 +311,21 @@ describe('kubectl rewind against a real API server', () => {
         `/apis/rewind.dev/v1alpha1/namespaces/${TEAM}/tracesnapshots/interrupted`,
       );
       expect(still.status).toBe(200);
+    });
+
+    it('a reader that goes away (… | true): exit 0, no stack', () => {
+      const r = spawnSync(
+        'bash',
+        [
+          '-c',
+          `${binaryPath('kubectl')} rewind completion bash | true; echo "exit \${PIPESTATUS[0]}" >&2`,
+        ],
+        {
+          env: { ...process.env, PATH: `${plugin.binDir}:${process.env.PATH ?? ''}` },
+          encoding: 'utf8',
+        },
+      );
+      expect(r.stderr).toBe('exit 0\n');
     });
 
     it('runs through kubectl: help exits 0, a bad flag exits 2 with one line', async () => {

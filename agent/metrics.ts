@@ -3,13 +3,16 @@
  * recorder's counters are the module's own statistics, read at scrape time (one ioctl per CPU:
  * microseconds; the last values while a snapshot owns the device) and named from the UAPI's
  * counter table (`constants.statsCounters`): the `lost_*` counters become
- * `rewind_agent_events_refused_total{reason}`.
+ * `rewind_agent_events_refused_total{reason}`. The node's CPU time is /proc/stat's, read at scrape
+ * time too (agent/node-cpu.ts): the chart's RewindNodeCPUSaturated alert is computed from it.
  */
+import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { camelCase, nativeConstants, type CpuStats, type StatsCounter } from '../native';
 import { windowSeconds } from './recorder-plan';
 import { RECORDER_STATES, type Recorder } from './recorder';
 import { collectProcessMetrics } from '../common/metrics';
+import { CPU_MODES, parseProcStatCpu } from './node-cpu';
 
 /** The refusal reasons: the statistics counters named lost_<reason> (REWIND_STATS_COUNTERS). */
 export function refusalCounters(): { counter: StatsCounter; reason: string }[] {
@@ -28,6 +31,8 @@ export interface AgentMetricsInput {
   recorder: Recorder;
   /** The trace clock now (monotonic ns). */
   monotonicNow: () => bigint;
+  /** The node's CPU times: `/proc/stat` unless a test gives its own file. */
+  procStat?: string;
 }
 
 export interface AgentMetrics {
@@ -152,6 +157,27 @@ export function agentMetrics(input: AgentMetricsInput): AgentMetrics {
       for (const s of stats)
         for (const r of refusals)
           setCounter(this, { ...perCpu(s), reason: r.reason }, s[r.counter]);
+    },
+  });
+
+  const procStat = input.procStat ?? '/proc/stat';
+  new Counter({
+    name: 'rewind_agent_node_cpu_seconds_total',
+    help:
+      `Seconds the node's CPUs spent in each mode (${CPU_MODES.join(', ')}), summed over ` +
+      "its CPUs: /proc/stat's, as node-exporter's node_cpu_seconds_total. Absent when " +
+      '/proc/stat cannot be read.',
+    labelNames: ['mode'] as const,
+    registers,
+    async collect() {
+      // Read, then reset and set with no wait between: two scrapes at once never add up.
+      const cpu = await readFile(procStat, 'utf8').then(parseProcStatCpu, () => undefined);
+      this.reset();
+      if (cpu === undefined) return;
+      for (const mode of CPU_MODES) {
+        const seconds = cpu[mode];
+        if (seconds !== undefined) this.inc({ mode }, seconds);
+      }
     },
   });
 

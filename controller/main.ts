@@ -187,6 +187,7 @@ export async function startController(
         instance: config.alertInstanceLabel,
         namespace: config.alertNamespaceLabel,
         pod: config.alertPodLabel,
+        scope: config.alertScopeLabel,
       },
       noTargetPolicy: config.alertNoTarget,
       nodeForInstance: (host) => mode.nodeForInstance(host),

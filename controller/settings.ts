@@ -244,6 +244,12 @@ export const controllerSettings = {
     labelName('pod'),
     'The alert label naming a pod.',
   ),
+  alertScopeLabel: setting(
+    'REWIND_ALERT_SCOPE_LABEL',
+    'alert-scope-label',
+    labelName('rewind_scope'),
+    'The alert label saying what to snapshot: cluster (every node), node (what the labels name).',
+  ),
   // ---- standalone ----
   standalone: setting(
     'REWIND_STANDALONE',

@@ -23,6 +23,7 @@ packages=(
 	clang libclang-rt-14-dev # the native decoder's fuzzer and sanitizer builds
 	babeltrace2 # the judge of every trace
 	iproute2 # network namespaces for multi-host tests
+	vde2 # vde_switch: the private network between test VMs (test/vm/switch.ts)
 	etcd-server prometheus prometheus-alertmanager # the real parts of the Kubernetes tests
 	openssl # test certificates for the control plane
 	ca-certificates git

@@ -20,6 +20,7 @@ const VM_SUITES = [
   'test/kmod/session.test.ts',
   'test/kmod/stress.test.ts',
   'test/native/vm-snapshot.test.ts',
+  'test/scenario/demo.test.ts',
   'test/vm/cache.test.ts',
   'test/vm/cli.test.ts',
   'test/vm/vm.test.ts',

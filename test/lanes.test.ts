@@ -28,9 +28,11 @@ function listTests(lane: string | undefined, ...args: string[]) {
   return { status: r.status, stderr: r.stderr, files };
 }
 
-// A suite boots qemu through the harness (test/vm/jest.ts, test/vm/vm.ts) or its command line.
+// A suite boots qemu through the harness (test/vm/jest.ts, test/vm/vm.ts), the end-to-end
+// scenario's cluster (test/scenario/cluster.ts), the demo's entry point or the harness's
+// command line.
 const BOOTS_QEMU =
-  /\b(useVm|startVm|runVm)\(|\bVm\.start\(|test\/vm\/cli\.js|'run',\s*('-s',\s*)?'vm'/;
+  /\b(useVm|startVm|runVm|startScenarioCluster)\(|\bVm\.start\(|test\/vm\/cli\.js|scripts\/demo\.js|'run',\s*('-s',\s*)?'vm'/;
 
 describe('the lanes of npm test', () => {
   type Listing = ReturnType<typeof listTests>;

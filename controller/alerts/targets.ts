@@ -3,7 +3,15 @@
  * and the union of a notification's alerts → one `SnapshotTarget`. Cluster facts (which node has
  * an address, where a pod runs) come from injected lookups, so this file never sees the API.
  *
- * Per alert, the first rule that names something wins:
+ * The `scope` label (`rewind_scope`) comes first: `cluster` targets every node whatever the other
+ * labels say — an alert about one node whose cause may be on another (a saturated node and the
+ * clients calling into it) asks for the whole picture. `node`, no scope label, or any other value
+ * follow the rules below: an alert is never refused or widened for a typo in its scope (a rule
+ * someone wrote as `Cluster` or `nodes` still captures the node it names, and capturing the
+ * named node is what an alert without the label would do). There is no logger here (pure), so a
+ * value that is neither is not reported; the TraceSnapshot's alert annotation keeps it.
+ *
+ * Then, per alert, the first rule that names something wins:
  *   1. the `node` label: that node (when it is a valid node name);
  *   2. the `instance` label (`host`, `host:port`, `[v6]:port`): the node whose name or
  *      InternalIP is that host, through `nodeForInstance`; an instance that names no node (a
@@ -26,6 +34,8 @@ export interface TargetLabelNames {
   instance: string;
   namespace: string;
   pod: string;
+  /** What to snapshot: `cluster` every node; `node` (or absent) what the labels above name. */
+  scope: string;
 }
 
 export const DEFAULT_TARGET_LABELS: Readonly<TargetLabelNames> = Object.freeze({
@@ -33,7 +43,12 @@ export const DEFAULT_TARGET_LABELS: Readonly<TargetLabelNames> = Object.freeze({
   instance: 'instance',
   namespace: 'namespace',
   pod: 'pod',
+  scope: 'rewind_scope',
 });
+
+/** The values of the scope label; any other is read as `node`. */
+export const ALERT_SCOPES = ['node', 'cluster'] as const;
+export type AlertScope = (typeof ALERT_SCOPES)[number];
 
 export type NoTargetPolicy = 'all-nodes' | 'skip';
 
@@ -90,7 +105,16 @@ function podSelector(labels: Record<string, string> | undefined): LabelSelector 
   return usable.length > 0 ? { matchLabels: Object.fromEntries(usable) } : undefined;
 }
 
+/** The scope an alert asks for: `cluster` only when it says exactly so (see the header). */
+export function alertScope(
+  alertLabels: Record<string, string>,
+  labels: TargetLabelNames,
+): AlertScope {
+  return alertLabels[labels.scope] === 'cluster' ? 'cluster' : 'node';
+}
+
 export function alertTarget(alertLabels: Record<string, string>, o: TargetOptions): AlertTarget {
+  if (alertScope(alertLabels, o.labels) === 'cluster') return { kind: 'all-nodes' };
   const node = alertLabels[o.labels.node];
   if (node !== undefined && isNodeName(node)) {
     return { kind: 'nodes', nodeNames: [node], via: 'node' };

@@ -114,23 +114,45 @@ export interface AgentInVm {
 
 /** Starts `rewind-agent serve` in the background (pid in /tmp/agent.pid) and waits for /readyz. */
 export async function startAgentInVm(vm: Vm, a: AgentInVm): Promise<void> {
-  const env = {
-    NODE_NAME: a.node,
-    REWIND_TLS_CERT: a.pki.agent.cert,
-    REWIND_TLS_KEY: a.pki.agent.key,
-    REWIND_TLS_CA: a.pki.ca,
-    REWIND_SNAPSHOT_DIR: '/tmp/rewind-snapshots',
-    REWIND_DRAIN_SECONDS: '1',
-    ...a.env,
-  };
+  await startAgentProcessInVm(
+    vm,
+    {
+      NODE_NAME: a.node,
+      REWIND_TLS_CERT: a.pki.agent.cert,
+      REWIND_TLS_KEY: a.pki.agent.key,
+      REWIND_TLS_CA: a.pki.ca,
+      REWIND_SNAPSHOT_DIR: '/tmp/rewind-snapshots',
+      REWIND_DRAIN_SECONDS: '1',
+      ...a.env,
+    },
+    { ready: a.ready },
+  );
+}
+
+/**
+ * `rewind-agent serve` with exactly this environment, in the background (pid in /tmp/agent.pid,
+ * output in /tmp/agent.log), after making the folders in `dirs`; waits for /readyz (or /healthz
+ * with ready: false).
+ */
+export async function startAgentProcessInVm(
+  vm: Vm,
+  env: Record<string, string>,
+  options: { ready?: boolean; dirs?: string[] } = {},
+): Promise<void> {
   const vars = Object.entries(env)
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
     .join(' ');
+  const mkdirs = (options.dirs ?? []).map((d) => `mkdir -p '${d}' && `).join('');
   await vm.run(
     // The agent alone in the background, its output in a file: the exec server answers once
     // every holder of the command's stdout has gone.
-    `${vars} setsid ${builtProgram('agent')} serve >>/tmp/agent.log 2>&1 </dev/null & ` +
+    `${mkdirs}${vars} setsid ${builtProgram('agent')} serve >>/tmp/agent.log 2>&1 </dev/null & ` +
       'echo $! >/tmp/agent.pid',
   );
-  await waitReady(vm, AGENT_HEALTH, '/tmp/agent.log', a.ready === false ? '/healthz' : '/readyz');
+  await waitReady(
+    vm,
+    AGENT_HEALTH,
+    '/tmp/agent.log',
+    options.ready === false ? '/healthz' : '/readyz',
+  );
 }

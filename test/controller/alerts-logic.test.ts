@@ -197,7 +197,13 @@ describe('targets', () => {
 
   test('label names are configurable', () => {
     const o = options({
-      labels: { node: 'kubernetes_node', instance: 'host', namespace: 'ns', pod: 'pod_name' },
+      labels: {
+        node: 'kubernetes_node',
+        instance: 'host',
+        namespace: 'ns',
+        pod: 'pod_name',
+        scope: 'capture',
+      },
     });
     expect(alertTarget({ node: 'node-a' }, o)).toEqual({ kind: 'all-nodes' });
     expect(alertTarget({ kubernetes_node: 'node-q' }, o)).toMatchObject({ nodeNames: ['node-q'] });
@@ -205,6 +211,64 @@ describe('targets', () => {
     expect(alertTarget({ ns: 'shop', pod_name: 'web-1' }, o)).toMatchObject({
       nodeNames: ['node-b'],
     });
+    expect(alertTarget({ kubernetes_node: 'node-q', capture: 'cluster' }, o)).toEqual({
+      kind: 'all-nodes',
+    });
+    // The default name is not read once another is configured.
+    expect(alertTarget({ kubernetes_node: 'node-q', rewind_scope: 'cluster' }, o)).toEqual({
+      kind: 'nodes',
+      nodeNames: ['node-q'],
+      via: 'node',
+    });
+  });
+
+  test('scope: cluster takes every node, whatever else the alert names', () => {
+    const o = options({ noTargetPolicy: 'skip' });
+    expect(DEFAULT_TARGET_LABELS.scope).toBe('rewind_scope');
+    const cluster = { rewind_scope: 'cluster' };
+    expect(alertTarget({ ...cluster, node: 'node-a' }, o)).toEqual({ kind: 'all-nodes' });
+    instanceCalls.length = 0;
+    expect(alertTarget({ ...cluster, instance: '10.0.0.2:9100' }, o)).toEqual({
+      kind: 'all-nodes',
+    });
+    expect(instanceCalls).toEqual([]); // decided before any lookup
+    expect(alertTarget({ ...cluster, namespace: 'shop', pod: 'web-1' }, o)).toEqual({
+      kind: 'all-nodes',
+    });
+    // Even with nothing named and the no-target policy `skip`: the alert asked for it.
+    expect(alertTarget({ ...cluster, alertname: 'Saturated' }, o)).toEqual({ kind: 'all-nodes' });
+    // One alert of a notification asking for the cluster widens the notification's snapshot.
+    expect(
+      unionTarget([
+        alertTarget({ node: 'node-a' }, o),
+        alertTarget({ ...cluster, node: 'node-b' }, o),
+      ]),
+    ).toEqual({ allNodes: true });
+  });
+
+  test.each([
+    ['node', 'node'],
+    ['absent', undefined],
+    ['a typo', 'Cluster'],
+    ['an unknown value', 'nodes'],
+    ['empty', ''],
+  ])("scope %s: today's rules, never a refusal", (_what, scope) => {
+    const labels = (l: Record<string, string>) =>
+      scope === undefined ? l : { ...l, rewind_scope: scope };
+    const skip = options({ noTargetPolicy: 'skip' });
+    expect(alertTarget(labels({ node: 'node-a' }), skip)).toEqual({
+      kind: 'nodes',
+      nodeNames: ['node-a'],
+      via: 'node',
+    });
+    expect(alertTarget(labels({ instance: '10.0.0.2:9100' }), skip)).toMatchObject({
+      nodeNames: ['node-b'],
+    });
+    expect(alertTarget(labels({ namespace: 'shop', pod: 'web-1' }), skip)).toMatchObject({
+      nodeNames: ['node-b'],
+    });
+    expect(alertTarget(labels({ alertname: 'x' }), skip)).toEqual({ kind: 'none' });
+    expect(alertTarget(labels({ alertname: 'x' }), options())).toEqual({ kind: 'all-nodes' });
   });
 
   test('a notification unites its alerts into one target', () => {

@@ -7,8 +7,8 @@
  */
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import express from 'express';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +23,7 @@ import { staticToken } from '../../controller/alerts/token';
 import { alertWebhookRouter, type AlertWebhookDeps } from '../../controller/alerts/webhook';
 import { controllerMetrics, type ControllerMetrics } from '../../controller/metrics';
 import { useCluster } from '../k8s/cluster';
+import { startAlertmanager, type Alertmanager } from '../monitoring/alertmanager';
 import { amPayload, type AlertSpec } from './alerts-fixtures';
 
 const cluster = useCluster({ install: true });
@@ -553,72 +554,46 @@ const ALERTMANAGER = ['prometheus-alertmanager', 'alertmanager'].find(
 );
 
 (ALERTMANAGER ? describe : describe.skip)('a real Alertmanager (HA pair, not clustered)', () => {
-  const children: ChildProcess[] = [];
+  const alertmanagers: Alertmanager[] = [];
   let dir = '';
-  afterAll(() => {
-    for (const c of children) c.kill('SIGTERM');
+  afterAll(async () => {
+    // Each stop resolves once its process exited: nothing writes into dir while it goes.
+    await Promise.all(alertmanagers.map((am) => am.stop()));
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startAlertmanager(name: string, webhookUrl: string): Promise<string> {
-    const port = await closedPort();
-    const config = path.join(dir, `${name}.yml`);
-    writeFileSync(
-      config,
-      dump({
-        route: {
-          receiver: 'rewind',
-          group_by: ['alertname'],
-          group_wait: '1s',
-          group_interval: '1s',
-          repeat_interval: '1h',
+  async function start(name: string, webhookUrl: string): Promise<string> {
+    const config = dump({
+      route: {
+        receiver: 'rewind',
+        group_by: ['alertname'],
+        group_wait: '1s',
+        group_interval: '1s',
+        repeat_interval: '1h',
+      },
+      receivers: [
+        {
+          name: 'rewind',
+          webhook_configs: [
+            {
+              url: webhookUrl,
+              send_resolved: true,
+              http_config: { authorization: { type: 'Bearer', credentials: TOKEN } },
+            },
+          ],
         },
-        receivers: [
-          {
-            name: 'rewind',
-            webhook_configs: [
-              {
-                url: webhookUrl,
-                send_resolved: true,
-                http_config: { authorization: { type: 'Bearer', credentials: TOKEN } },
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const child = spawn(
-      ALERTMANAGER as string,
-      [
-        `--config.file=${config}`,
-        `--storage.path=${path.join(dir, name)}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=', // no gossip: both of the pair send, as when gossip fails
-        '--log.level=warn',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let log = '';
-    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    children.push(child);
-    const url = `http://127.0.0.1:${port}`;
-    await until(
-      `${name} ready`,
-      async () => (await fetch(`${url}/-/ready`).catch(() => null))?.ok === true,
-      () => log,
-    );
-    return url;
+    });
+    const am = await startAlertmanager({ dir, name, config });
+    alertmanagers.push(am);
+    return am.url;
   }
 
   /** Waiting on a real external process: polled against a deadline. */
-  async function until(
-    what: string,
-    ok: () => Promise<boolean>,
-    log: () => string = () => '',
-  ): Promise<void> {
+  async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (!(await ok())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${log()}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -628,10 +603,7 @@ const ALERTMANAGER = ['prometheus-alertmanager', 'alertmanager'].find(
     const h = await harness('am');
     const { port } = h.server.address() as AddressInfo;
     const webhook = `http://127.0.0.1:${port}/v1/alerts`;
-    const pair = [
-      await startAlertmanager('am-1', webhook),
-      await startAlertmanager('am-2', webhook),
-    ];
+    const pair = [await start('am-1', webhook), await start('am-2', webhook)];
     // Prometheus sends every alert to each Alertmanager of the pair, with the same startsAt.
     const alerts = [
       {

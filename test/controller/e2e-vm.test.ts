@@ -24,25 +24,15 @@
  * whose loader refused the module beside the recording ones and a node without an agent.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../k8s/controlPlane';
-import { makeTestPki, type TestPki } from '../agent/certs';
-import {
-  AGENT_API,
-  AGENT_HEALTH,
-  LOADER_HEALTH,
-  loadModuleInVm,
-  startAgentInVm,
-} from '../agent/vm-node';
+import { AGENT_HEALTH, loadModuleInVm } from '../agent/vm-node';
 import { projectRoot } from '../vm/kernel';
-import { startVm, stopVm } from '../vm/jest';
 import type { Vm } from '../vm/vm';
-import { startController, type ControllerProcess } from './controller-process';
+import type { ControllerProcess } from './controller-process';
 import {
   grantSnapshots,
   installPlugin,
-  publishConnection,
   serviceAccountToken,
   userKubeconfig,
   type Plugin,
@@ -52,26 +42,31 @@ import {
   startStandinKubelet,
   type StandinKubelet,
 } from '../kubectl-rewind/standin-kubelet';
+import {
+  APP_NS,
+  NETWORK_DELAY_MS,
+  NODES,
+  NS,
+  startScenarioCluster,
+  type ScenarioCluster,
+  type Workload,
+} from '../scenario/cluster';
+import {
+  ALERT,
+  CLIENT,
+  HOG,
+  SERVER,
+  TCP_PORT,
+  startConversation,
+  startHog,
+  startMonitoring,
+  stopHog,
+  waitAlertSnapshot,
+} from '../scenario/incident';
+import { pairSegments, parseSegments, skewEstimateNs } from '../scenario/tcp-segments';
 
 const OUT = join(projectRoot, 'test-output', 'controller-e2e');
-const NS = 'rewind-system';
-const APP_NS = 'shop';
-const NODES = ['node-1', 'node-2', 'node-3'] as const;
-const address = (i: number) => `127.0.1.${i + 2}`;
-const CRD = join(projectRoot, 'charts/rewind/crds/tracesnapshots.rewind.dev.yaml');
 
-/**
- * A workload pod: a cgroup made in the VM as containerd's systemd driver names it, after the pod's
- * uid (the API server's, known once the pod is registered).
- */
-interface Workload {
-  node: number;
-  name: string;
-  container: string;
-  containerId: string;
-  /** The program run in the container (a copy of sleep under this name). */
-  comm: string;
-}
 const WEB: Workload = {
   node: 0,
   name: 'web-1',
@@ -87,12 +82,25 @@ const GONE: Workload = {
   comm: 'rwd-batch',
 };
 
-const cgroupOf = (w: Workload, uid: string) =>
-  `/sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/` +
-  `kubepods-besteffort-pod${uid.replace(/-/g, '_')}.slice/cri-containerd-${w.containerId}.scope`;
-
 /** The hostname babeltrace2 prints with --fields=trace:hostname: `[time] (+delta) HOST event: …`. */
 const hostOf = (line: string): string => /^\[[^\]]+\] \(\S+\) (\S+) /.exec(line)?.[1] ?? '';
+/** The event's time with --clock-seconds (`[1796110273.210598215]`), in nanoseconds. */
+const timeOf = (line: string): bigint => {
+  const m = /^\[(\d+)\.(\d{9})\]/.exec(line);
+  return m ? BigInt(m[1] as string) * 1_000_000_000n + BigInt(m[2] as string) : -1n;
+};
+
+interface Manifest {
+  trigger: { kind: string; reason?: string; labels: Record<string, string> };
+  window: { seconds: number; fromNs: string; toNs: string };
+  nodes: {
+    node: string;
+    events: number;
+    processPodEvents: number;
+    pods: { named: number };
+    clock: { offsetNs: string; uncertaintyNs: string };
+  }[];
+}
 
 interface Snapshot {
   metadata: { name: string; resourceVersion: string; uid: string };
@@ -113,58 +121,23 @@ interface Snapshot {
 }
 
 describe('rewind-controller end to end: three VM nodes and a real API server', () => {
-  let cp: ControlPlane;
-  let pki: TestPki;
+  let cluster: ScenarioCluster;
+  let cp: ScenarioCluster['cp'];
   let data: string;
-  const vms: Vm[] = [];
-  const controllers: ControllerProcess[] = [];
+  let controllers: ControllerProcess[] = [];
   let serial = 0;
 
-  const vm = (i: number) => vms[i] as Vm;
+  const vm = (i: number): Vm => cluster.vm(i);
+  const api = (method: string, path: string, body?: unknown) => cluster.api(method, path, body);
 
   async function kubectlApply(object: unknown): Promise<void> {
     await cp.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(object) });
   }
 
-  async function api(method: string, path: string, body?: unknown) {
-    const r = await cp.request(method, path, body);
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-    return r.body;
-  }
-
-  /** A pod bound to a node, then given the status a kubelet would write. */
-  async function registerPod(
-    ns: string,
-    name: string,
-    node: string,
-    labels: Record<string, string>,
-    status: Record<string, unknown>,
-  ): Promise<string> {
-    const created = (await api('POST', `/api/v1/namespaces/${ns}/pods`, {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name, labels },
-      spec: {
-        nodeName: node,
-        automountServiceAccountToken: false,
-        containers: [{ name: 'c', image: 'rewind:test' }],
-      },
-    })) as { metadata: { uid: string; resourceVersion: string } };
-    const current = (await api('GET', `/api/v1/namespaces/${ns}/pods/${name}`)) as Record<
-      string,
-      unknown
-    >;
-    await api('PUT', `/api/v1/namespaces/${ns}/pods/${name}/status`, { ...current, status });
-    return created.metadata.uid;
-  }
-
-  async function startWorkload(w: Workload, uid: string): Promise<void> {
-    const cg = cgroupOf(w, uid);
-    await vm(w.node).run(
-      `mkdir -p ${cg} && cp /bin/sleep /tmp/${w.comm} && ` +
-        `sh -c 'echo $$ > ${cg}/cgroup.procs && exec /tmp/${w.comm} 100000' ` +
-        '>/dev/null 2>&1 </dev/null & sleep 0.2',
-    );
+  /** A workload's pod registered, and its process (a sleep under the pod's name) started. */
+  async function startWorkload(w: Workload): Promise<void> {
+    const uid = await cluster.registerWorkload(w);
+    await cluster.runInPod(w, uid, { program: '/bin/sleep', args: '100000' });
   }
 
   async function getSnapshot(name: string): Promise<Snapshot> {
@@ -222,36 +195,12 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     return sum;
   }
 
-  async function controller(name: string): Promise<ControllerProcess> {
-    const c = await startController(
-      name,
-      {
-        KUBECONFIG: cp.kubeconfigPath,
-        POD_NAMESPACE: NS,
-        REWIND_TLS_CERT: pki.controller.cert,
-        REWIND_TLS_KEY: pki.controller.key,
-        REWIND_TLS_CA: pki.ca,
-        REWIND_AGENT_SERVER_NAME: 'rewind-agent.rewind.svc',
-        REWIND_AGENT_SELECTOR: 'app.kubernetes.io/name=rewind,app.kubernetes.io/component=agent',
-        REWIND_DATA_DIR: data,
-        REWIND_WEBHOOK_TOKEN: 'e2e-token',
-        REWIND_LOG_LEVEL: 'debug',
-      },
-      OUT,
-    );
-    controllers.push(c);
-    await c.waitReady();
-    return c;
-  }
-
-  async function stopControllers(): Promise<void> {
-    await Promise.all(controllers.map((c) => c.kill('SIGTERM')));
-    controllers.length = 0;
-  }
+  const controller = (name: string) => cluster.startController(name, { REWIND_LOG_LEVEL: 'debug' });
+  const stopControllers = () => cluster.stopControllers();
 
   /** babeltrace2's text of a trace, each event with its trace's hostname; fails on any warning. */
   function babeltrace(dir: string): string {
-    const bt = spawnSync('babeltrace2', ['--fields=trace:hostname', dir], {
+    const bt = spawnSync('babeltrace2', ['--clock-seconds', '--fields=trace:hostname', dir], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
     });
@@ -260,97 +209,115 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     return bt.stdout;
   }
 
-  beforeAll(async () => {
-    mkdirSync(OUT, { recursive: true });
-    pki = makeTestPki(OUT);
-    data = mkdtempSync(join(OUT, 'data-'));
-    const [plane, ...started] = await Promise.all([
-      startControlPlane(),
-      ...NODES.map((node, i) =>
-        startVm({
-          name: node,
-          // One vCPU each: three VMs share two host cores, and one CPU is all a node needs here.
-          cpus: 1,
-          forwardPorts: [AGENT_HEALTH, LOADER_HEALTH],
-          fixedForwards: [{ hostAddress: address(i), hostPort: AGENT_API, guestPort: AGENT_API }],
-        }),
-      ),
-    ]);
-    cp = plane as ControlPlane;
-    vms.push(...(started as Vm[]));
-    await Promise.all(
-      NODES.map(async (node, i) => {
-        await loadModuleInVm(vm(i), node, OUT);
-        await startAgentInVm(vm(i), {
-          node,
-          pki,
-          env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
-        });
-      }),
-    );
-    await cp.kubectlOk(['apply', '-f', CRD]);
-    await cp.kubectlOk(['wait', '--for=condition=Established', 'crd/tracesnapshots.rewind.dev']);
-    for (const ns of [NS, APP_NS]) {
-      await cp.kubectlOk(['create', 'namespace', ns]);
-      await cp.kubectlOk(['-n', ns, 'create', 'serviceaccount', 'default']);
+  /**
+   * The unified trace of a Complete snapshot: babeltrace2 reads it without a word on stderr, as
+   * one stream in time order with the nodes interleaved; status, manifest and trace agree on
+   * each node's events. Returns its lines (--clock-seconds) and the manifest.
+   */
+  function expectOneTrace(
+    snapshot: Snapshot,
+    dir: string,
+    nodes: readonly string[],
+  ): { lines: string[]; manifest: Manifest } {
+    const status = snapshot.status!;
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    const lines = babeltrace(join(dir, 'trace')).split('\n').filter(Boolean);
+    const hosts = lines.map(hostOf);
+    for (const n of nodes) expect(hosts).toContain(n);
+    let switches = 0;
+    for (let i = 1; i < hosts.length; i++) if (hosts[i] !== hosts[i - 1]) switches++;
+    expect(switches).toBeGreaterThan(10);
+    let previous = 0n;
+    let backwards = 0;
+    for (const l of lines) {
+      const t = timeOf(l);
+      if (t < previous) backwards++;
+      previous = t;
     }
-    for (const [i, node] of NODES.entries()) {
-      await api('POST', '/api/v1/nodes', {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name: node, labels: { 'kubernetes.io/hostname': node, e2e: 'yes' } },
-      });
-      await registerPod(
-        NS,
-        `rewind-agent-${node}`,
-        node,
-        { 'app.kubernetes.io/name': 'rewind', 'app.kubernetes.io/component': 'agent' },
-        {
-          phase: 'Running',
-          podIP: address(i),
-          podIPs: [{ ip: address(i) }],
-          conditions: [{ type: 'Ready', status: 'True' }],
-        },
+    expect(backwards).toBe(0);
+    for (const n of nodes) {
+      const inTrace = hosts.filter((h) => h === n).length;
+      const st = status.nodes!.find((x) => x.name === n)!;
+      const mf = manifest.nodes.find((x) => x.node === n)!;
+      expect(mf.events).toBe(st.events);
+      // babeltrace2 also shows the process_pod events the merge added (not in `events`).
+      expect(inTrace).toBe((st.events as number) + mf.processPodEvents);
+    }
+    return { lines, manifest };
+  }
+
+  /** The pods' processes are named by namespace / pod / container, in the CTF and the JSON. */
+  function expectPodsNamed(dir: string, lines: string[], pods: Workload[]): void {
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    for (const w of pods) {
+      const mf = manifest.nodes.find((x) => x.node === NODES[w.node])!;
+      expect(mf.pods.named).toBeGreaterThanOrEqual(1);
+      expect(mf.processPodEvents).toBeGreaterThan(0);
+      const named = lines.filter(
+        (l) =>
+          l.includes('process_pod') &&
+          hostOf(l) === NODES[w.node] &&
+          l.includes(`namespace = "${APP_NS}"`) &&
+          l.includes(`pod = "${w.name}"`) &&
+          l.includes(`container = "${w.container}"`),
       );
+      expect(named.length).toBeGreaterThan(0);
     }
+    const chrome = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as {
+      traceEvents: { ph: string; name: string; args?: { name?: string } }[];
+    };
+    const names = chrome.traceEvents
+      .filter((e) => e.ph === 'M' && (e.name === 'thread_name' || e.name === 'process_name'))
+      .map((e) => e.args?.name ?? '');
+    for (const w of pods) expect(names.some((n) => n.includes(`${APP_NS}/${w.name}`))).toBe(true);
+  }
+
+  /**
+   * The clock alignment's proof: each segment the client's node sent is received by the
+   * server's node after it on the merged timeline, and each answer back too. The network delays
+   * every segment by NETWORK_DELAY_MS (cluster.ts says why); unaligned clocks are hundreds of ms
+   * apart. Beyond it: the two nodes' relative error, estimated from the fastest segment each way,
+   * is within what the alignment claims (the sum of their uncertainties).
+   */
+  function expectTcpInOrder(what: string, lines: string[], manifest: Manifest): void {
+    const segments = parseSegments(lines);
+    const [from, to] = [NODES[CLIENT.node] as string, NODES[SERVER.node] as string];
+    const there = pairSegments(segments, from, to, TCP_PORT);
+    const back = pairSegments(segments, to, from, TCP_PORT);
+    const gaps = [...there, ...back].map((p) => Number(p.gapNs) / 1e6);
+    const uncertaintyMs = (node: string) =>
+      Number(manifest.nodes.find((n) => n.node === node)!.clock.uncertaintyNs) / 1e6;
+    const skewMs = Number(skewEstimateNs(there, back) ?? 0n) / 1e6;
+    appendFileSync(
+      join(OUT, 'tcp-order.txt'),
+      `${what}: ${there.length} segments ${from} → ${to}, ${back.length} back; ` +
+        `gap min ${Math.min(...gaps).toFixed(3)} ms, max ${Math.max(...gaps).toFixed(3)} ms ` +
+        `(network delay ${NETWORK_DELAY_MS} ms); ${to} vs ${from} estimated ${skewMs.toFixed(3)} ms; ` +
+        `uncertainty ${uncertaintyMs(from).toFixed(3)} + ${uncertaintyMs(to).toFixed(3)} ms\n`,
+    );
+    expect(there.length).toBeGreaterThan(10);
+    expect(back.length).toBeGreaterThan(10);
+    expect(there.filter((p) => p.gapNs <= 0n)).toEqual([]);
+    expect(back.filter((p) => p.gapNs <= 0n)).toEqual([]);
+    expect(Math.abs(skewMs)).toBeLessThanOrEqual(uncertaintyMs(from) + uncertaintyMs(to));
+  }
+
+  beforeAll(async () => {
+    cluster = await startScenarioCluster({ out: OUT });
+    ({ cp, data, controllers } = cluster);
   }, 900_000);
 
   afterEach(async () => {
-    for (const v of vms) await v.checkKernelLog();
+    for (const v of cluster?.vms ?? []) await v.checkKernelLog();
   });
 
   afterAll(async () => {
-    await stopControllers();
-    await Promise.all(vms.map((v) => stopVm(v)));
-    await cp?.stop();
-    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    await cluster?.stop();
     if (data) rmSync(data, { recursive: true, force: true });
   }, 120_000);
 
   it('collects three nodes into one trace that babeltrace2 reads, pods named (one deleted before)', async () => {
-    for (const w of [WEB, GONE]) {
-      const uid = await registerPod(
-        APP_NS,
-        w.name,
-        NODES[w.node],
-        { app: w.name },
-        {
-          phase: 'Running',
-          containerStatuses: [
-            {
-              name: w.container,
-              containerID: `containerd://${w.containerId}`,
-              ready: true,
-              restartCount: 0,
-              image: 'rewind:test',
-              imageID: '',
-              state: { running: {} },
-            },
-          ],
-        },
-      );
-      await startWorkload(w, uid);
-    }
+    for (const w of [WEB, GONE]) await startWorkload(w);
     await controller('ctrl-a');
     // The controller has seen the pod (its informer); then the pod goes before the snapshot.
     await new Promise((r) => setTimeout(r, 2000));
@@ -371,54 +338,58 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
 
     const dir = join(data, NS, name);
     expect(status.trace?.location).toContain(name);
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    const text = babeltrace(join(dir, 'trace'));
-    const lines = text.split('\n').filter(Boolean);
-    // Every node is in the trace, and interleaved: the hostnames change many times in time order.
-    const hosts = lines.map(hostOf);
-    for (const n of NODES) expect(hosts).toContain(n);
-    let switches = 0;
-    for (let i = 1; i < hosts.length; i++) if (hosts[i] !== hosts[i - 1]) switches++;
-    expect(switches).toBeGreaterThan(10);
-    // Status, manifest and trace agree on the nodes and their events.
-    for (const n of NODES) {
-      const inTrace = hosts.filter((h) => h === n).length;
-      const st = status.nodes!.find((x) => x.name === n)!;
-      const mf = (
-        manifest.nodes as { node: string; events: number; processPodEvents: number }[]
-      ).find((x) => x.node === n)!;
-      expect(mf.events).toBe(st.events);
-      // babeltrace2 also shows the process_pod events the merge added (not in `events`).
-      expect(inTrace).toBe((st.events as number) + mf.processPodEvents);
-    }
-    // The pods' processes are named by namespace / pod / container, the deleted one too.
-    for (const w of [WEB, GONE]) {
-      const mf = (
-        manifest.nodes as { node: string; pods: { named: number }; processPodEvents: number }[]
-      ).find((x) => x.node === NODES[w.node])!;
-      expect(mf.pods.named).toBeGreaterThanOrEqual(1);
-      expect(mf.processPodEvents).toBeGreaterThan(0);
-    }
-    for (const w of [WEB, GONE]) {
-      const named = lines.filter(
-        (l) =>
-          l.includes('process_pod') &&
-          hostOf(l) === NODES[w.node] &&
-          l.includes(`namespace = "${APP_NS}"`) &&
-          l.includes(`pod = "${w.name}"`) &&
-          l.includes(`container = "${w.container}"`),
-      );
-      expect(named.length).toBeGreaterThan(0);
-    }
-    const chrome = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as {
-      traceEvents: { ph: string; name: string; args?: { name?: string } }[];
-    };
-    const names = chrome.traceEvents
-      .filter((e) => e.ph === 'M' && (e.name === 'thread_name' || e.name === 'process_name'))
-      .map((e) => e.args?.name ?? '');
-    for (const w of [WEB, GONE])
-      expect(names.some((n) => n.includes(`${APP_NS}/${w.name}`))).toBe(true);
+    const { lines } = expectOneTrace(snapshot, dir, NODES);
+    expectPodsNamed(dir, lines, [WEB, GONE]);
   }, 600_000);
+
+  it('an alert on a CPU hog becomes one merged trace of the three nodes: the hog named by its pod, TCP from node-1 to node-2 in order', async () => {
+    const { hogUid } = await startConversation(cluster);
+    const monitoring = await startMonitoring(cluster, controllers[0] as ControllerProcess);
+    let name = '';
+    try {
+      // Every target scraped, and all idle: the rule is there and silent.
+      await monitoring.waitScraping();
+      const early = await monitoring.prometheus.alerts();
+      expect(early.filter((a) => a.labels.alertname === ALERT)).toEqual([]);
+      await startHog(cluster, hogUid);
+      const alert = await monitoring.waitFiring();
+      expect(alert.labels.rewind_capture).toBe('true');
+      name = await waitAlertSnapshot(cluster);
+    } finally {
+      await stopHog(cluster);
+      await monitoring.stop();
+    }
+    expect(name).toMatch(/^alert-rewindnodecpusaturated-/);
+    const { snapshot } = await waitFinal(name);
+    const status = snapshot.status!;
+    expect(status.phase).toBe('Complete');
+    expect(status.nodes?.map((n) => [n.name, n.phase])).toEqual(NODES.map((n) => [n, 'Collected']));
+    const dir = join(data, NS, name);
+    const { lines, manifest } = expectOneTrace(snapshot, dir, NODES);
+    expect(manifest.trigger.kind).toBe('alert');
+    expect(manifest.trigger.labels['rewind.dev/trigger']).toBe('alert');
+    // The provoked behaviour, named by its pod: the hog's thread runs on node-3, in the pod.
+    expectPodsNamed(dir, lines, [SERVER, CLIENT, HOG]);
+    const hogTids = new Set(
+      lines
+        .filter(
+          (l) =>
+            hostOf(l) === NODES[HOG.node] &&
+            l.includes('process_pod') &&
+            l.includes(`pod = "${HOG.name}"`),
+        )
+        .map((l) => /\btid = (\d+)/.exec(l)?.[1]),
+    );
+    const hogRuns = lines.filter(
+      (l) =>
+        hostOf(l) === NODES[HOG.node] &&
+        l.includes('sched_switch') &&
+        hogTids.has(/\bnext_tid = (\d+)/.exec(l)?.[1]),
+    );
+    expect(hogRuns.length).toBeGreaterThan(3);
+
+    expectTcpInOrder(name, lines, manifest);
+  }, 900_000);
 
   it('steps a node clock by a known amount: the measured offset moves by it, within the uncertainties', async () => {
     const target = { nodeNames: [NODES[1]] };
@@ -475,11 +446,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       const after = await Promise.all(NODES.slice(0, 2).map((_, i) => agentSnapshots(i)));
       expect(after).toEqual(before.slice(0, 2).map((n) => n + 1));
     } finally {
-      await startAgentInVm(vm(2), {
-        node: NODES[2],
-        pki,
-        env: { REWIND_RING_SUBBUF_BYTES: '65536', REWIND_RING_SUBBUFS: '32' },
-      });
+      await cluster.startAgent(2);
     }
   }, 600_000);
 
@@ -553,20 +520,28 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     expect(
       (await a.metric('rewind_controller_leader')) + (await b.metric('rewind_controller_leader')),
     ).toBe(1);
-    expect(existsSync(join(data, NS, names[0] as string, 'trace'))).toBe(true);
+    // The same capture asked for with kubectl apply: the conversation, in order.
+    const first = await getSnapshot(names[0] as string);
+    const { lines, manifest } = expectOneTrace(first, join(data, NS, names[0] as string), NODES);
+    expectTcpInOrder(`kubectl apply ${names[0]}`, lines, manifest);
   }, 600_000);
 
   describe('kubectl rewind', () => {
     const CONTROLLER_POD = 'rewind-controller-7f9c4d-x2x9q';
-    const CONTROLLER_SELECTOR =
-      'app.kubernetes.io/name=rewind,app.kubernetes.io/component=controller';
     let plugin: Plugin;
     let kubelet: StandinKubelet;
     let admin: string;
     let firstName = '';
 
-    /** The controller pod as the kubelet would report it, its port-forward relayed to ctrl-a. */
+    /**
+     * The controller pod as the kubelet would report it, its port-forward relayed to ctrl-a; the
+     * plugin finds it by the chart's rewind-connection ConfigMap (its labels, CA and name).
+     */
     beforeAll(async () => {
+      const connection = (await api(
+        'GET',
+        `/api/v1/namespaces/${NS}/configmaps/rewind-connection`,
+      )) as { data: { controllerSelector: string } };
       const ctrl = controllers[0] as ControllerProcess;
       plugin = installPlugin(OUT);
       kubelet = await startStandinKubelet({ ports: { 9411: ctrl.apiPort } });
@@ -581,7 +556,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
         'label',
         'pod',
         CONTROLLER_POD,
-        ...CONTROLLER_SELECTOR.split(','),
+        ...connection.data.controllerSelector.split(','),
       ]);
       const pod = (await api('GET', `/api/v1/namespaces/${NS}/pods/${CONTROLLER_POD}`)) as {
         status: Record<string, unknown>;
@@ -589,13 +564,6 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       await api('PUT', `/api/v1/namespaces/${NS}/pods/${CONTROLLER_POD}/status`, {
         ...pod,
         status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] },
-      });
-      await publishConnection(cp, {
-        namespace: NS,
-        caPem: readFileSync(pki.ca, 'utf8'),
-        serverName: 'rewind-controller.rewind.svc',
-        apiPort: 9411,
-        selector: CONTROLLER_SELECTOR,
       });
       admin = userKubeconfig(cp, OUT, 'admin', cp.adminToken, NS);
     }, 120_000);
@@ -645,12 +613,12 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       expect(progress.some((l) => /Collecting|Merging|Pending/.test(l))).toBe(true);
       expect(r.stdout).toContain(`babeltrace2 ${dir}/trace`);
       expect(r.stdout).toContain(`${dir}/trace.json`);
-      const hosts = new Set(babeltrace(join(dir, 'trace')).split('\n').filter(Boolean).map(hostOf));
+      const lines = babeltrace(join(dir, 'trace')).split('\n').filter(Boolean);
+      const hosts = new Set(lines.map(hostOf));
       expect([...hosts].sort()).toEqual([NODES[0], NODES[1]]);
-      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
-        nodes: { node: string }[];
-      };
+      const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
       expect(manifest.nodes.map((n) => n.node).sort()).toEqual([NODES[0], NODES[1]]);
+      expectTcpInOrder(`kubectl rewind snapshot ${name}`, lines, manifest);
       expect(
         JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')).traceEvents.length,
       ).toBeGreaterThan(0);
@@ -722,12 +690,21 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     it('agents: a node whose loader refused the module, beside recording ones and a node without an agent', async () => {
       const v = vm(2);
       // The last test of the suite: node-3 is left degraded (the VMs stop after it).
-      await v.run('kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); sleep 1; rmmod rewind');
-      await loadModuleInVm(v, NODES[2], OUT, {
-        env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
-        ready: false,
-      });
-      await startAgentInVm(v, { node: NODES[2], pki, ready: false });
+      // The agent drains for the chart's REWIND_DRAIN_SECONDS before it lets the device go.
+      await v.run(
+        'kill $(cat /tmp/agent.pid) $(cat /tmp/loader.pid); ' +
+          'while kill -0 $(cat /tmp/agent.pid) 2>/dev/null; do sleep 0.2; done; rmmod rewind',
+        { timeoutMs: 60_000 },
+      );
+      // Both at once (node takes tens of seconds to start under TCG); the agent reads the
+      // loader's state file whenever it is asked for its status.
+      await Promise.all([
+        loadModuleInVm(v, NODES[2], OUT, {
+          env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
+          ready: false,
+        }),
+        cluster.startAgent(2, { ready: false }),
+      ]);
       // The controller asks every agent every 30 s.
       let rows: string[] = [];
       const deadline = Date.now() + 90_000;

@@ -469,6 +469,7 @@ describe('the processes accept the environment the chart gives them', () => {
         'controller.webhook.labels.instance=target',
         'controller.webhook.labels.namespace=exported_namespace',
         'controller.webhook.labels.pod=exported_pod',
+        'controller.webhook.labels.scope=capture_scope',
         'agent.apiPort=9501',
       ],
     });
@@ -513,6 +514,7 @@ describe('the processes accept the environment the chart gives them', () => {
       alertInstanceLabel: 'target',
       alertNamespaceLabel: 'exported_namespace',
       alertPodLabel: 'exported_pod',
+      alertScopeLabel: 'capture_scope',
       standalone: false,
       agents: [],
     });

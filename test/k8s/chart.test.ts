@@ -20,6 +20,15 @@ import { PROBES } from '../../native';
 
 const scenario = (name: string): string => path.join(CHART_DIR, 'ci', `${name}-values.yaml`);
 
+/** A rule of the PrometheusRule's `rewind-capture` group, as rendered. */
+interface CaptureRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
 describe('helm lint --strict', () => {
   test('passes with the defaults', async () => {
     const result = await helm(['lint', '--strict', CHART_DIR]);
@@ -475,6 +484,42 @@ describe('scenarios', () => {
     // The list of alerts and what each does: prometheusrule.test.ts (promtool).
     expect(alerts.find((r) => r.alert === 'RewindRecorderWindowShort')?.expr).toContain('< 30');
     expect(JSON.stringify(rule.spec)).toContain('{{ $labels.node }}');
+    // The capture group, with the scenario's threshold, window, `for` and scope.
+    const groups = (rule.spec as { groups: { name: string; rules: CaptureRule[] }[] }).groups;
+    expect(groups.map((g) => g.name)).toEqual(['rewind', 'rewind-capture']);
+    const [cpu] = groups[1].rules;
+    expect(cpu.alert).toBe('RewindNodeCPUSaturated');
+    expect(cpu.expr).toMatch(/\[1m\]\)\)\s*\) > 0\.8$/);
+    expect(cpu.expr).not.toContain('[2m]');
+    expect(cpu.for).toBe('90s');
+    expect(cpu.labels).toEqual({
+      severity: 'warning',
+      rewind_capture: 'true',
+      rewind_scope: 'cluster',
+    });
+    expect(cpu.annotations.description).toContain('Rewind snapshots every node');
+  });
+
+  test("the capture group: the controller's scope label name, and gone when there is nothing to alert on", async () => {
+    const groupsOf = async (set: string[]) => {
+      const [rule] = find(
+        await render({ set: ['monitoring.prometheusRule.enabled=true', ...set] }),
+        'PrometheusRule',
+      );
+      return (rule.spec as { groups: { name: string; rules: CaptureRule[] }[] }).groups;
+    };
+    const renamed = await groupsOf(['controller.webhook.labels.scope=capture_scope']);
+    expect(renamed[1].rules[0].labels).toEqual({
+      severity: 'warning',
+      rewind_capture: 'true',
+      capture_scope: 'node',
+    });
+    expect(renamed[1].rules[0].annotations.description).toContain('Rewind snapshots this node');
+    const off = await groupsOf(['monitoring.prometheusRule.cpuSaturated.enabled=false']);
+    expect(off.map((g) => g.name)).toEqual(['rewind']);
+    // A controller without agents in this release: no agent metrics to alert on.
+    const remote = await groupsOf(['agent.enabled=false']);
+    expect(remote.map((g) => g.name)).toEqual(['rewind']);
   });
 
   test('HA controller: replicas on ReadWriteMany storage, image pinned by digest', async () => {
@@ -622,6 +667,20 @@ describe('guards and schema', () => {
     [['node.loader.allowedReleases={6.1.0 amd64}'], 'allowedReleases'],
     [['node.devicePlugin.devices=0'], 'devices'],
     [['agent.devicePlugin.resourceName=recorder'], 'resourceName'],
+    [['monitoring.prometheusRule.cpuSaturated.busyRatio=0'], 'busyRatio'],
+    [['monitoring.prometheusRule.cpuSaturated.busyRatio=1.5'], 'busyRatio'],
+    [['monitoring.prometheusRule.cpuSaturated.window=0s'], 'window'],
+    [['monitoring.prometheusRule.cpuSaturated.window=120'], 'window'],
+    [['monitoring.prometheusRule.cpuSaturated.for=5 minutes'], 'for'],
+    [
+      ['monitoring.prometheusRule.cpuSaturated.scope=everything'],
+      "value must be one of 'node', 'cluster'",
+    ],
+    [
+      ['monitoring.prometheusRule.cpuSaturated.ratio=0.9'],
+      "additional properties 'ratio' not allowed",
+    ],
+    [['controller.webhook.labels.scope=rewind.dev/scope'], 'scope'],
     [
       ['monitoring.prometheusRule.lostEventsRatio=0.1'],
       "additional properties 'lostEventsRatio' not allowed",

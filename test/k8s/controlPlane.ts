@@ -21,6 +21,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { binaryPath, run, runOk, type RunOptions, type RunResult } from './binaries';
+import { exited, stopChild } from '../child';
 
 export interface ControlPlane {
   /** Path of a kubeconfig whose current context is the admin (group system:masters). */
@@ -103,7 +104,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     if (stopped) return;
     stopped = true;
     // API server first so it does not log a storm of etcd errors while shutting down.
-    for (const child of [...children].reverse()) await terminate(child, 15_000);
+    for (const child of [...children].reverse()) await stopChild(child, 15_000);
     process.removeListener('exit', killAll);
     rmSync(etcdData, { recursive: true, force: true });
     if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
@@ -304,19 +305,6 @@ function spawnLogged(
 ): ChildProcess {
   const log = openSync(logFile, 'a');
   return spawn(file, args, { stdio: ['ignore', log, log], env });
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
-  if (exited(child)) return;
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await done;
-  clearTimeout(timer);
 }
 
 function tail(file: string, lines = 30): string {

@@ -30,6 +30,10 @@ describe('helm install into the API server', () => {
     );
     expect(out).toContain(`url: https://rewind-controller.${NS}.svc:9411/v1/alerts`);
     expect(out).toContain('credentials_file: /etc/alertmanager/secrets/rewind-webhook/token');
+    // ... and, in the same YAML block, the route that sends it the alerts labelled for capture.
+    expect(out).toMatch(
+      /^ {2}route:\n {4}routes:\n {6}- receiver: rewind\n {8}matchers: \['rewind_capture="true"'\]\n {8}continue: true$/m,
+    );
     expect(out).toContain(`get secret rewind-controller-webhook -o jsonpath='{.data.token}'`);
     expect(out).not.toMatch(/not yet|serves only its health/);
   });

@@ -194,6 +194,7 @@ describe('the PrometheusRule on live series', () => {
       'RewindControllerDown',
       'RewindTraceSnapshotsFailed',
       'RewindControllerNoLeader',
+      'RewindNodeCPUSaturated',
     ]);
   });
 
@@ -376,6 +377,165 @@ describe('the PrometheusRule on live series', () => {
           ],
         },
       ],
+    });
+  });
+
+  describe('RewindNodeCPUSaturated', () => {
+    const alert = 'RewindNodeCPUSaturated';
+    const rule = (): Rule => {
+      const r = rules.find((x) => x.alert === alert);
+      if (r === undefined) throw new Error(`no rule ${alert}`);
+      return r;
+    };
+    /**
+     * One node's rewind_agent_node_cpu_seconds_total, for every mode the live agent exports:
+     * `perMinute` says how many seconds a mode grows by each minute (the node's CPUs × 60 in
+     * all), as phases of `minutes` each; a mode not named stays still.
+     */
+    const cpuNode = (
+      name: string,
+      phases: { minutes: number; perMinute: Record<string, number> }[],
+    ) => {
+      const sets = agentLive('rewind_agent_node_cpu_seconds_total');
+      return sets.map((l) => {
+        const mode = l.mode as string;
+        let seconds = 1000;
+        const values = [seconds];
+        for (const p of phases)
+          for (let i = 0; i < p.minutes; i++) values.push((seconds += p.perMinute[mode] ?? 0));
+        return {
+          series: selector('rewind_agent_node_cpu_seconds_total', {
+            ...l,
+            ...target(AGENT_JOB, name, 9402),
+          }),
+          values: values.join(' '),
+        };
+      });
+    };
+    const twoCpus = (busy: number, idle: number, iowait = 0) => ({
+      user: busy,
+      idle,
+      iowait,
+    });
+    const labelsOf = (node: string) => ({
+      job: AGENT_JOB,
+      node,
+      rewind_capture: 'true',
+      rewind_scope: 'node',
+    });
+
+    test('the live agent exports every mode, and the rule reads the agent job', () => {
+      const modes = agentLive('rewind_agent_node_cpu_seconds_total').map((l) => l.mode);
+      expect(modes.sort()).toEqual(
+        ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user'].sort(),
+      );
+      expect(rule().expr).toContain(`job="${AGENT_JOB}"`);
+      expect(rule().for).toBe('5m');
+      expect(rule().labels).toEqual({
+        severity: 'warning',
+        rewind_capture: 'true',
+        rewind_scope: 'node',
+      });
+    });
+
+    test('fires on a hog, whatever the number of CPUs; idle, iowait and below the threshold are silent', () => {
+      expectPasses({
+        interval: '1m',
+        input_series: [
+          // Two CPUs, 95% busy (of 120 s a minute, 114 running).
+          ...cpuNode('node-a', [{ minutes: 30, perMinute: twoCpus(114, 6) }]),
+          // Sixteen CPUs, 95% busy: a share of the node's time, not seconds of one CPU.
+          ...cpuNode('node-f', [{ minutes: 30, perMinute: { user: 600, system: 312, idle: 48 } }]),
+          // Idle: 10% busy.
+          ...cpuNode('node-b', [{ minutes: 30, perMinute: twoCpus(12, 108) }]),
+          // Below the threshold: 85% busy.
+          ...cpuNode('node-c', [{ minutes: 30, perMinute: twoCpus(102, 18) }]),
+          // Waiting for a disk is not busy: 5% running, 90% iowait.
+          ...cpuNode('node-g', [{ minutes: 30, perMinute: twoCpus(6, 6, 108) }]),
+        ],
+        alert_rule_test: [
+          // Pending from the first rate (1m), not yet 5m.
+          { eval_time: '4m', alertname: alert, exp_alerts: [] },
+          {
+            eval_time: '15m',
+            alertname: alert,
+            exp_alerts: ['node-a', 'node-f'].map((node) => ({
+              exp_labels: { ...labelsOf(node), severity: severity(alert) },
+              exp_annotations: { summary: `The CPUs of ${node} are 95% busy.` },
+            })),
+          },
+        ],
+      });
+    });
+
+    test('respects `for`: a hog shorter than 5 minutes is silent, a longer one fires', () => {
+      expectPasses({
+        interval: '1m',
+        input_series: [
+          // Busy for four minutes, then idle: never five minutes above the threshold.
+          ...cpuNode('node-d', [
+            { minutes: 4, perMinute: twoCpus(114, 6) },
+            { minutes: 26, perMinute: twoCpus(12, 108) },
+          ]),
+          // Idle for ten minutes, then busy from there on.
+          ...cpuNode('node-a', [
+            { minutes: 10, perMinute: twoCpus(12, 108) },
+            { minutes: 20, perMinute: twoCpus(114, 6) },
+          ]),
+        ],
+        alert_rule_test: [
+          { eval_time: '3m', alertname: alert, exp_alerts: [] },
+          { eval_time: '8m', alertname: alert, exp_alerts: [] },
+          // node-a busy since 10m: its rate passes the threshold at 11m or 12m, +5m.
+          { eval_time: '15m', alertname: alert, exp_alerts: [] },
+          {
+            eval_time: '20m',
+            alertname: alert,
+            exp_alerts: [
+              {
+                exp_labels: { ...labelsOf('node-a'), severity: severity(alert) },
+                exp_annotations: { summary: 'The CPUs of node-a are 95% busy.' },
+              },
+            ],
+          },
+        ],
+      });
+    });
+
+    test('the check can fail: the same series under a threshold of 0.96 fire nothing', () => {
+      const strict = path.join(dir, 'strict-rules.yaml');
+      writeFileSync(
+        strict,
+        dump({
+          groups: [
+            {
+              name: 'rewind-capture',
+              rules: [{ ...rule(), expr: rule().expr.replace(/> [0-9.]+$/, '> 0.96') }],
+            },
+          ],
+        }),
+      );
+      const r = promtoolTest(
+        {
+          interval: '1m',
+          input_series: cpuNode('node-a', [{ minutes: 30, perMinute: twoCpus(114, 6) }]),
+          alert_rule_test: [
+            {
+              eval_time: '15m',
+              alertname: alert,
+              exp_alerts: [
+                {
+                  exp_labels: { ...labelsOf('node-a'), severity: severity(alert) },
+                  exp_annotations: { summary: 'The CPUs of node-a are 95% busy.' },
+                },
+              ],
+            },
+          ],
+        },
+        strict,
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain(alert);
     });
   });
 

@@ -2,7 +2,7 @@
 import { parseCliArgs } from './cli-main';
 import { compareReleases, seriesOf } from './kernel';
 import { kernelProblems } from './kernel-log';
-import { commandScript, qemuArgs, shellQuote } from './qemu-args';
+import { commandScript, privateNic, privateNicFile, qemuArgs, shellQuote } from './qemu-args';
 
 describe('kernelProblems', () => {
   it('flags bugs, warnings, oopses, GPFs and lockups', () => {
@@ -74,6 +74,72 @@ describe('qemuArgs', () => {
 
   it('sends the console to a file and the command output to stdout', () => {
     expect(after('-serial')).toEqual(['file:/c/ctl/console.log', 'chardev:out']);
+  });
+
+  it('has one NIC, on the user network, without a private network', () => {
+    expect(after('-netdev')).toHaveLength(1);
+    expect(after('-device')).toEqual(['virtio-net-pci,netdev=n0']);
+    expect(args.join(' ')).not.toContain('vde');
+  });
+
+  it('plugs a second NIC with a MAC of its own into the switch of a private network', () => {
+    const priv = qemuArgs({
+      ...plan,
+      privateNetwork: { switchSocket: '/t/sw,1/switch', address: '10.99.0.2/24' },
+    });
+    const netdevs = priv.flatMap((a, i) => (a === '-netdev' ? [priv[i + 1]] : []));
+    const devices = priv.flatMap((a, i) => (a === '-device' ? [priv[i + 1]] : []));
+    // The user NIC stays first (eth0, restrict=on); a comma in the path is escaped for qemu.
+    expect(netdevs[0]).toMatch(/^user,id=n0,restrict=on/);
+    expect(netdevs[1]).toBe('vde,id=n1,sock=/t/sw,,1/switch');
+    expect(devices).toEqual([
+      'virtio-net-pci,netdev=n0',
+      'virtio-net-pci,netdev=n1,mac=52:54:0a:63:00:02',
+    ]);
+    expect(() =>
+      qemuArgs({ ...plan, privateNetwork: { switchSocket: '/s', address: '127.0.0.2/8' } }),
+    ).toThrow(/loopback/);
+  });
+});
+
+describe('privateNic', () => {
+  it('derives a locally administered unicast MAC, one per address', () => {
+    expect(privateNic('10.99.0.2/24')).toEqual({
+      mac: '52:54:0a:63:00:02',
+      ip: '10.99.0.2',
+      prefix: 24,
+    });
+    const macs = ['10.99.0.2/24', '10.99.0.3/24', '10.99.1.2/16', '192.168.7.254/24'].map(
+      (a) => privateNic(a).mac,
+    );
+    expect(new Set(macs).size).toBe(macs.length);
+    for (const mac of macs) {
+      expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      const first = parseInt(mac.slice(0, 2), 16);
+      expect(first & 0b10).toBe(0b10); // locally administered
+      expect(first & 0b01).toBe(0); // unicast
+      expect(mac).not.toBe('52:54:00:12:34:56'); // qemu's default, the user NIC's
+    }
+    expect(privateNicFile(privateNic('10.99.0.3/24'))).toBe('52:54:0a:63:00:03 10.99.0.3/24\n');
+  });
+
+  it.each([
+    ['10.99.0.2', /not an IPv4 address with its prefix/],
+    ['10.99.0.2/24 ', /not an IPv4 address with its prefix/],
+    ['fd00::2/64', /not an IPv4 address with its prefix/],
+    ['10.99.0.256/24', /octet above 255/],
+    ['10.99.0.2/31', /prefix from 8 to 30/],
+    ['10.99.0.2/4', /prefix from 8 to 30/],
+    ['127.0.0.2/8', /is a loopback address/],
+    ['0.1.2.3/8', /not a unicast address/],
+    ['224.0.0.5/24', /not a unicast address/],
+    ['10.99.0.0/24', /network or broadcast address of its \/24/],
+    ['10.99.0.255/24', /network or broadcast address of its \/24/],
+    ['10.0.2.20/24', /overlaps 10\.0\.2\.0\/24/],
+    ['10.1.2.3/8', /overlaps 10\.0\.2\.0\/24/],
+  ])('refuses %j in one line', (address, why) => {
+    expect(() => privateNic(address)).toThrow(why);
+    expect(() => privateNic(address)).toThrow(/^private network address "[^\n]*$/);
   });
 });
 

@@ -4,7 +4,9 @@
  *  - runVm(): boot, run one command, stream its output, power off, return its exit status;
  *  - Vm.start(): boot a VM that keeps running an exec server, so a test can run many commands,
  *    reach guest TCP ports through forwarded host ports, read the kernel log, then stop it.
- * Every VM's kernel log is checked for bugs, warnings, oopses and lockups when it stops.
+ * VMs plugged into one switch (switch.ts) share a private network of their own
+ * (VmOptions.privateNetwork). Every VM's kernel log is checked for bugs, warnings, oopses and
+ * lockups when it stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -14,7 +16,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureInitramfs, projectRoot, resolveKernel, type Kernel } from './kernel';
 import { KernelLogError, kernelProblems } from './kernel-log';
-import { commandScript, qemuArgs, type PortForward, type Share } from './qemu-args';
+import {
+  commandScript,
+  privateNic,
+  privateNicFile,
+  qemuArgs,
+  type PortForward,
+  type PrivateNetwork,
+  type PrivateNic,
+  type Share,
+} from './qemu-args';
 
 export interface VmOptions {
   /** A name for logs and the guest's hostname. */
@@ -40,6 +51,12 @@ export interface VmOptions {
    * default. Another series is fetched into the cache on first use.
    */
   kernel?: string;
+  /**
+   * A second NIC on a private Ethernet segment shared with the other VMs plugged into the same
+   * switch (startSwitch() in switch.ts), with this address (10.99.0.2/24): guests reach each
+   * other there; the host does not, and no route leads out of it.
+   */
+  privateNetwork?: PrivateNetwork;
 }
 
 export interface ExecResult {
@@ -67,6 +84,7 @@ export function freePort(): Promise<number> {
 
 interface Prepared {
   name: string;
+  nic: PrivateNic | undefined;
   kernel: Kernel;
   controlDir: string;
   consoleLog: string;
@@ -75,6 +93,8 @@ interface Prepared {
 
 function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prepared {
   const name = opts.name ?? `vm${++vmCounter}`;
+  // A bad address is refused before anything is made.
+  const nic = opts.privateNetwork && privateNic(opts.privateNetwork.address);
   const kernel = resolveKernel(opts.kernel);
   const initramfs = ensureInitramfs(kernel.release, kernel.modulesRoot);
   const controlDir = mkdtempSync(join(tmpdir(), `rewind-${name}-`));
@@ -85,6 +105,7 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   });
   writeFileSync(join(controlDir, 'shares'), shares.map((s) => `${s.tag} ${s.hostPath}\n`).join(''));
   writeFileSync(join(controlDir, 'hostname'), name);
+  if (nic) writeFileSync(join(controlDir, 'net1'), privateNicFile(nic));
   // The guest mounts a tmpfs on /tmp; a project that lives under the host's /tmp (a CI clone,
   // say) must stay visible through it, and so must a fetched kernel's modules (a REWIND_CACHE
   // under /tmp), which the guest loads with modprobe -d.
@@ -113,8 +134,9 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
     forwards,
     extraKernelArgs: opts.extraKernelArgs,
     tcgThreads: process.env.REWIND_VM_TCG_THREADS === 'multi' ? 'multi' : 'single',
+    privateNetwork: opts.privateNetwork,
   });
-  return { name, kernel, controlDir, consoleLog, args };
+  return { name, nic, kernel, controlDir, consoleLog, args };
 }
 
 function readIfExists(path: string): string {
@@ -238,6 +260,11 @@ export class Vm {
   /** The kernel this VM booted. */
   get kernel(): Kernel {
     return this.prepared.kernel;
+  }
+
+  /** The guest's address on its private network (without the prefix), if it has one. */
+  get privateAddress(): string | undefined {
+    return this.prepared.nic?.ip;
   }
 
   /** The host port (on 127.0.0.1) forwarded to a guest port given in forwardPorts. */

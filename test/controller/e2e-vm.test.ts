@@ -354,6 +354,9 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       await startHog(cluster, hogUid);
       const alert = await monitoring.waitFiring();
       expect(alert.labels.rewind_capture).toBe('true');
+      // The recorders hold the past: the hog may stop now, and the clock exchanges of the
+      // collection then run on hosts no longer saturated by it.
+      await stopHog(cluster);
       name = await waitAlertSnapshot(cluster);
     } finally {
       await stopHog(cluster);

@@ -17,11 +17,11 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { binaryPath, run, runOk, type RunOptions, type RunResult } from './binaries';
 import { exited, stopChild } from '../child';
+import { freePorts } from '../ports';
 
 export interface ControlPlane {
   /** Path of a kubeconfig whose current context is the admin (group system:masters). */
@@ -342,24 +342,6 @@ async function waitFor(
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** Distinct free loopback ports; the kernel picks them, we release them just before use. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 function httpGet(url: string): Promise<string> {

@@ -49,13 +49,14 @@ export const privateAddress = (i: number) => `10.99.0.${i + 2}`;
 export const RELEASE = 'rewind';
 /**
  * The private network's one-way delay (netem on each node's private NIC). The clock alignment
- * here is good to some milliseconds — its exchanges cross qemu's user-mode forwarding under TCG,
- * round trips of 20-50 ms — while a segment crosses the VDE switch in well under one: with no
+ * here is good to some milliseconds (seen: 0.7 to 13.5 ms between two nodes) — its exchanges
+ * cross qemu's user-mode forwarding under TCG, round trips of 20-100 ms, stated uncertainties of
+ * 12-55 ms — while a segment crosses the VDE switch in well under one: with no
  * delay, "each segment received after it was sent" would ask more of the alignment than its own
  * stated uncertainty. With it, the check proves the alignment's error below this delay, where
  * unaligned nodes are off by hundreds of milliseconds (clocks set from the RTC at boot).
  */
-export const NETWORK_DELAY_MS = 20;
+export const NETWORK_DELAY_MS = 30;
 /** The chart's values for these nodes: rings of 32 × 64 KiB per CPU (a TCG VM writes slowly). */
 export const CHART_VALUES = ['agent.ring.subbufs=32', 'agent.ring.subbufBytes=65536'];
 
@@ -123,6 +124,11 @@ export interface ScenarioOptions {
   out: string;
   /** What it is doing, for a person. */
   say?: (line: string) => void;
+  /**
+   * Abandons the start (Ctrl-C in the demo): what was started, or is starting, is stopped once
+   * it can be, then the start rejects.
+   */
+  signal?: AbortSignal;
 }
 
 export async function startScenarioCluster(options: ScenarioOptions): Promise<ScenarioCluster> {
@@ -144,59 +150,79 @@ export async function startScenarioCluster(options: ScenarioOptions): Promise<Sc
     await started.cp?.stop();
   };
 
+  // Every start of a process, so that a failure or an abort waits for those still starting (a VM
+  // booting when another failed) and stops them too, instead of leaving them behind.
+  const inflight: Promise<unknown>[] = [];
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.push(p);
+    return p;
+  };
+  const aborted = new Promise<never>((_, reject) => {
+    const abort = () => reject(new Error('interrupted'));
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  /** Waits for `p`, or rejects at once when the start is abandoned. */
+  const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
+
   try {
     say(
       'starting etcd and kube-apiserver; the private network; booting three VMs (Debian kernel, qemu)',
     );
-    const sw = await startSwitch(join(out, 'net'));
-    started.sw = sw;
+    const sw = await step(track(startSwitch(join(out, 'net'))).then((x) => (started.sw = x)));
     const vmsStarting = NODES.map((node, i) =>
-      startVm({
-        name: node,
-        // One vCPU each: three VMs share two host cores, and one CPU is all a node needs here.
-        cpus: 1,
-        forwardPorts: [AGENT_HEALTH, LOADER_HEALTH],
-        fixedForwards: [
-          { hostAddress: agentAddress(i), hostPort: AGENT_API, guestPort: AGENT_API },
-        ],
-        privateNetwork: { switchSocket: sw.socket, address: `${privateAddress(i)}/24` },
-      }).then((v) => {
-        started.vms[i] = v;
-        return v;
-      }),
+      track(
+        startVm({
+          name: node,
+          // One vCPU each: three VMs share two host cores, and one CPU is all a node needs here.
+          cpus: 1,
+          forwardPorts: [AGENT_HEALTH, LOADER_HEALTH],
+          fixedForwards: [
+            { hostAddress: agentAddress(i), hostPort: AGENT_API, guestPort: AGENT_API },
+          ],
+          privateNetwork: { switchSocket: sw.socket, address: `${privateAddress(i)}/24` },
+        }).then((v) => {
+          started.vms[i] = v;
+          return v;
+        }),
+      ),
     );
-    const [cp] = await Promise.all([
-      startControlPlane().then((c) => (started.cp = c)),
-      ...vmsStarting,
-    ]);
+    const [cp] = await step(
+      Promise.all([track(startControlPlane().then((c) => (started.cp = c))), ...vmsStarting]),
+    );
     const vms = started.vms;
-    await Promise.all(
-      vms.map((v) =>
-        v.run(
-          'modprobe sch_netem && tc qdisc add dev ' +
-            `$(ip -o -4 addr show | awk '/ 10\\.99\\./ { print $2 }') ` +
-            `root netem delay ${NETWORK_DELAY_MS}ms`,
+    await step(
+      Promise.all(
+        vms.map((v) =>
+          v.run(
+            'modprobe sch_netem && tc qdisc add dev ' +
+              `$(ip -o -4 addr show | awk '/ 10\\.99\\./ { print $2 }') ` +
+              `root netem delay ${NETWORK_DELAY_MS}ms`,
+          ),
         ),
       ),
     );
 
     say(`helm install ${RELEASE} charts/rewind -n ${NS} (CRD, RBAC, certificates, webhook token)`);
-    const installed = await run(
-      'helm',
-      [
-        'install',
-        RELEASE,
-        CHART_DIR,
-        '--namespace',
-        NS,
-        '--create-namespace',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        '--timeout',
-        '2m',
-        ...CHART_VALUES.flatMap((v) => ['--set', v]),
-      ],
-      { timeoutMs: 170_000 },
+    const installed = await step(
+      run(
+        'helm',
+        [
+          'install',
+          RELEASE,
+          CHART_DIR,
+          '--namespace',
+          NS,
+          '--create-namespace',
+          '--kubeconfig',
+          cp.kubeconfigPath,
+          '--timeout',
+          '2m',
+          ...CHART_VALUES.flatMap((v) => ['--set', v]),
+        ],
+        { timeoutMs: 170_000 },
+      ),
     );
     if (installed.code !== 0)
       throw new Error(`helm install failed:\n${installed.stderr}${installed.stdout}`);
@@ -230,10 +256,14 @@ export async function startScenarioCluster(options: ScenarioOptions): Promise<Sc
         { ready: options.ready, dirs: emptyDirs },
       );
     say('loading rewind.ko on each node (rewind-agent load-module) and starting the agents');
-    await Promise.all(
-      // The loader and the agent together, as the two DaemonSets start: the agent retries
-      // /dev/rewind until the module is there (node takes tens of seconds to start under TCG).
-      NODES.map((node, i) => Promise.all([loadModuleInVm(vms[i] as Vm, node, out), startAgent(i)])),
+    await step(
+      Promise.all(
+        // The loader and the agent together, as the two DaemonSets start: the agent retries
+        // /dev/rewind until the module is there (node takes tens of seconds to start under TCG).
+        NODES.map((node, i) =>
+          Promise.all([loadModuleInVm(vms[i] as Vm, node, out), startAgent(i)]),
+        ),
+      ),
     );
 
     // The controller as the Deployment runs it, with its ServiceAccount's token.
@@ -382,6 +412,7 @@ export async function startScenarioCluster(options: ScenarioOptions): Promise<Sc
     };
     return cluster;
   } catch (err) {
+    await Promise.allSettled(inflight);
     await stop().catch(() => undefined);
     throw err;
   }

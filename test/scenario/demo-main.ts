@@ -67,12 +67,17 @@ export async function runDemo(argv: string[]): Promise<number> {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
 
-  // Whatever has been started, stopped once: at the end, on an error, or on Ctrl-C.
+  // Whatever has been started, stopped once: at the end, on an error, or on Ctrl-C. Starts in
+  // flight are waited for first (the cluster's own start stops what it began when aborted).
   let cluster: ScenarioCluster | undefined;
   let monitoring: Monitoring | undefined;
+  const starting: Promise<unknown>[] = [];
+  const abort = new AbortController();
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
+      abort.abort();
+      await Promise.allSettled(starting);
       await monitoring?.stop().catch(() => undefined);
       await cluster?.stop().catch(() => undefined);
     })());
@@ -98,8 +103,11 @@ export async function runDemo(argv: string[]): Promise<number> {
         ? 'Rewind: three nodes, one snapshot asked for with kubectl, one merged trace'
         : 'Rewind: three nodes, an alert, one merged trace of the whole cluster',
     );
-    const c = await startScenarioCluster({ out: OUT, say });
-    cluster = c;
+    const clusterStart = startScenarioCluster({ out: OUT, say, signal: abort.signal }).then(
+      (x) => (cluster = x),
+    );
+    starting.push(clusterStart);
+    const c = await clusterStart;
     say('starting rewind-controller (the built one) against the API server');
     const ctrl = await c.startController('rewind-controller-demo');
     const { hogUid } = await startConversation(c);
@@ -114,6 +122,8 @@ export async function runDemo(argv: string[]): Promise<number> {
       await startHog(c, hogUid);
       say(`pod ${HOG.name} on ${NODES[HOG.node]} starts spinning a CPU`);
       await new Promise((r) => setTimeout(r, 8000));
+      // The recorders hold the past: the hog may stop before the snapshot is asked for.
+      await stopHog(c);
       name = 'demo-incident';
       await c.cp.kubectlOk(['apply', '-f', '-'], {
         input: JSON.stringify({
@@ -124,24 +134,26 @@ export async function runDemo(argv: string[]): Promise<number> {
         }),
       });
       say(`kubectl apply -f: TraceSnapshot ${NS}/${name} (all nodes, the last 20 s)`);
-      await stopHog(c);
     } else {
-      monitoring = await startMonitoring(c, ctrl);
+      const monitoringStart = startMonitoring(c, ctrl).then((m) => (monitoring = m));
+      starting.push(monitoringStart);
+      const mon = await monitoringStart;
       say(
         "Prometheus scrapes the agents and the controller with the chart's rules; Alertmanager " +
           'routes alerts labelled rewind_capture="true" to the controller\'s webhook',
       );
-      await monitoring.waitScraping();
+      await mon.waitScraping();
       say('every agent and the controller scraped; no alert');
       await startHog(c, hogUid);
       say(`the incident: pod ${HOG.name} on ${NODES[HOG.node]} starts spinning a CPU`);
-      const alert = await monitoring.waitFiring();
+      const alert = await mon.waitFiring();
       alertText = `${ALERT}{node="${alert.labels.node}"}: ${alert.annotations.summary ?? ''}`;
       say(`Prometheus: ${alertText.trim()}`);
+      // The recorders hold the past: the hog may stop now.
+      await stopHog(c);
       name = await waitAlertSnapshot(c);
       say(`Alertmanager → the controller's webhook → TraceSnapshot ${NS}/${name} (every node)`);
-      await stopHog(c);
-      await monitoring.stop();
+      await mon.stop();
       monitoring = undefined;
     }
 

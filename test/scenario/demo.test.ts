@@ -1,8 +1,9 @@
 /**
- * `npm run demo` interrupted as a person interrupts it: Ctrl-C, which the terminal sends as
- * SIGINT to the demo's whole process group, once everything is running (three VMs, etcd, the
- * API server, the controller, the VDE switch, Prometheus and Alertmanager). The demo must stop
- * everything it started, say so, and exit 130; no process of its tree may be left.
+ * `npm run demo` interrupted: SIGINT to the demo alone while its VMs still boot (only its own
+ * code can stop them then), and Ctrl-C as a person gives it — the terminal's SIGINT to the whole
+ * process group — once everything runs (three VMs, etcd, the API server, the controller, the VDE
+ * switch, Prometheus and Alertmanager). Each time the demo must stop everything it started, say
+ * so, and exit 130; no process of its tree may be left.
  *
  * The scenario itself (alert → snapshot → merged trace) is the controller's e2e suite's; this
  * suite boots the same VMs through the demo's own entry point, scripts/demo.js.
@@ -61,51 +62,86 @@ function alive(p: Proc): boolean {
   return now !== undefined && now.start === p.start;
 }
 
-describe('npm run demo, interrupted', () => {
-  it('Ctrl-C once everything runs: everything it started stops, exit 130', async () => {
-    const demo = spawn(process.execPath, [join(projectRoot, 'scripts/demo.js')], {
-      cwd: projectRoot,
-      detached: true, // its own process group, as a shell gives a foreground job
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    demo.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => demo.once('exit', (c) => resolve(c)));
+/** The demo started in a process group of its own, as a shell starts a foreground job. */
+function startDemo() {
+  const demo = spawn(process.execPath, [join(projectRoot, 'scripts/demo.js')], {
+    cwd: projectRoot,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  demo.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  demo.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.once('exit', (c) => resolve(c)));
+  const until = async (pattern: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(out.stdout)) {
+      if (demo.exitCode !== null || Date.now() > deadline)
+        throw new Error(`the demo never printed ${pattern}:\n${out.stdout}\n${out.stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const exit = () =>
+    Promise.race([
+      exited,
+      // unref: a pending timer must not keep jest up once the demo has exited.
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 180_000).unref()),
+    ]);
+  const kill = () => {
+    if (demo.exitCode !== null) return;
     try {
-      const deadline = Date.now() + 900_000;
-      while (!/the incident: /.test(stdout)) {
-        if (demo.exitCode !== null || Date.now() > deadline)
-          throw new Error(`the demo never got to the incident:\n${stdout}\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 500));
+      process.kill(-(demo.pid as number), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  return { demo, out, until, exit, kill };
+}
+
+describe('npm run demo, interrupted', () => {
+  it('SIGINT to the demo alone while the VMs boot: it stops what it started, also what was still starting', async () => {
+    const d = startDemo();
+    try {
+      await d.until(/booting three VMs/, 120_000);
+      // Once the three qemus run (the VMs still boot: tens of seconds), with etcd and the switch.
+      let started: Proc[] = [];
+      const deadline = Date.now() + 60_000;
+      while (started.filter((p) => p.comm.startsWith('qemu-system-x86')).length < 3) {
+        if (Date.now() > deadline) throw new Error(`no three qemus: ${JSON.stringify(started)}`);
+        await new Promise((r) => setTimeout(r, 200));
+        started = tree(d.demo.pid as number);
       }
-      const started = tree(demo.pid as number);
+      expect(started.some((p) => p.comm === 'vde_switch')).toBe(true);
+      process.kill(d.demo.pid as number, 'SIGINT');
+      expect(await d.exit()).toBe(130);
+      expect(d.out.stderr).toMatch(/nothing is left running/);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(started.filter(alive).map((p) => `${p.pid} ${p.comm}`)).toEqual([]);
+    } finally {
+      d.kill();
+    }
+  }, 600_000);
+
+  it('Ctrl-C once everything runs: everything it started stops, exit 130', async () => {
+    const d = startDemo();
+    try {
+      await d.until(/the incident: /, 900_000);
+      const started = tree(d.demo.pid as number);
       const comms = started.map((p) => p.comm);
       for (const c of ['qemu-system-x86', 'etcd', 'kube-apiserver', 'prometheus', 'vde_switch'])
         expect(comms.some((n) => n.startsWith(c))).toBe(true);
       expect(comms.filter((n) => n.startsWith('qemu-system-x86'))).toHaveLength(3);
       expect(comms.some((n) => n.startsWith('prometheus-ale') || n === 'alertmanager')).toBe(true);
-
-      process.kill(-(demo.pid as number), 'SIGINT');
-      const code = await Promise.race([
-        exited,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000)),
-      ]);
-      expect(code).toBe(130);
-      expect(stderr).toMatch(/SIGINT: stopping everything it started/);
-      expect(stderr).toMatch(/nothing is left running/);
+      // The terminal sends SIGINT to the whole foreground group.
+      process.kill(-(d.demo.pid as number), 'SIGINT');
+      expect(await d.exit()).toBe(130);
+      expect(d.out.stderr).toMatch(/SIGINT: stopping everything it started/);
+      expect(d.out.stderr).toMatch(/nothing is left running/);
       // Let the kernel reap what the demo's children left to init.
       await new Promise((r) => setTimeout(r, 2000));
       expect(started.filter(alive).map((p) => `${p.pid} ${p.comm}`)).toEqual([]);
     } finally {
-      if (demo.exitCode === null) {
-        try {
-          process.kill(-(demo.pid as number), 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
+      d.kill();
     }
   }, 1_200_000);
 });

@@ -11,9 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../ports';
 import { ensureInitramfs, projectRoot, resolveKernel, type Kernel } from './kernel';
 import { KernelLogError, kernelProblems } from './kernel-log';
 import {
@@ -70,17 +70,7 @@ export interface ExecResult {
 const EXEC_PORT = 7999;
 let vmCounter = 0;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolvePort(addr.port) : reject()));
-    });
-  });
-}
+export { freePort } from '../ports';
 
 interface Prepared {
   name: string;

@@ -699,15 +699,11 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
           'while kill -0 $(cat /tmp/agent.pid) 2>/dev/null; do sleep 0.2; done; rmmod rewind',
         { timeoutMs: 60_000 },
       );
-      // Both at once (node takes tens of seconds to start under TCG); the agent reads the
-      // loader's state file whenever it is asked for its status.
-      await Promise.all([
-        loadModuleInVm(v, NODES[2], OUT, {
-          env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
-          ready: false,
-        }),
-        cluster.startAgent(2, { ready: false }),
-      ]);
+      await loadModuleInVm(v, NODES[2], OUT, {
+        env: { REWIND_MODULE_ALLOWED_RELEASES: '5.10.0-*-amd64' },
+        ready: false,
+      });
+      await cluster.startAgent(2, { ready: false });
       // The controller asks every agent every 30 s.
       let rows: string[] = [];
       const deadline = Date.now() + 90_000;

@@ -258,11 +258,12 @@ export async function startScenarioCluster(options: ScenarioOptions): Promise<Sc
     say('loading rewind.ko on each node (rewind-agent load-module) and starting the agents');
     await step(
       Promise.all(
-        // The loader and the agent together, as the two DaemonSets start: the agent retries
-        // /dev/rewind until the module is there (node takes tens of seconds to start under TCG).
-        NODES.map((node, i) =>
-          Promise.all([loadModuleInVm(vms[i] as Vm, node, out), startAgent(i)]),
-        ),
+        // One after the other on each node: both at once on a node's one vCPU, beside a loaded
+        // host, took the loader past its 180 s to become ready (seen in a CI rehearsal).
+        NODES.map(async (node, i) => {
+          await loadModuleInVm(vms[i] as Vm, node, out);
+          await startAgent(i);
+        }),
       ),
     );
 

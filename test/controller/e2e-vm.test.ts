@@ -23,7 +23,6 @@
  * `get` showing it Complete; users who may not read it get no trace bytes; `agents` showing a node
  * whose loader refused the module beside the recording ones and a node without an agent.
  */
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_HEALTH, loadModuleInVm } from '../agent/vm-node';
@@ -64,6 +63,7 @@ import {
   waitAlertSnapshot,
 } from '../scenario/incident';
 import { pairSegments, parseSegments, skewEstimateNs } from '../scenario/tcp-segments';
+import { readTrace } from '../scenario/trace-summary';
 
 const OUT = join(projectRoot, 'test-output', 'controller-e2e');
 
@@ -198,17 +198,6 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
   const controller = (name: string) => cluster.startController(name, { REWIND_LOG_LEVEL: 'debug' });
   const stopControllers = () => cluster.stopControllers();
 
-  /** babeltrace2's text of a trace, each event with its trace's hostname; fails on any warning. */
-  function babeltrace(dir: string): string {
-    const bt = spawnSync('babeltrace2', ['--clock-seconds', '--fields=trace:hostname', dir], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 30,
-    });
-    expect(bt.stderr).toBe('');
-    expect(bt.status).toBe(0);
-    return bt.stdout;
-  }
-
   /**
    * The unified trace of a Complete snapshot: babeltrace2 reads it without a word on stderr, as
    * one stream in time order with the nodes interleaved; status, manifest and trace agree on
@@ -221,7 +210,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
   ): { lines: string[]; manifest: Manifest } {
     const status = snapshot.status!;
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const lines = babeltrace(join(dir, 'trace')).split('\n').filter(Boolean);
+    const lines = readTrace(join(dir, 'trace'));
     const hosts = lines.map(hostOf);
     for (const n of nodes) expect(hosts).toContain(n);
     let switches = 0;
@@ -439,11 +428,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
         NODES[0],
         NODES[1],
       ]);
-      const hosts = new Set(
-        babeltrace(join(data, NS, name, 'trace'))
-          .split('\n')
-          .map(hostOf),
-      );
+      const hosts = new Set(readTrace(join(data, NS, name, 'trace')).map(hostOf));
       expect(hosts.has(NODES[0])).toBe(true);
       expect(hosts.has(NODES[1])).toBe(true);
       expect(hosts.has(NODES[2])).toBe(false);
@@ -617,7 +602,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       expect(progress.some((l) => /Collecting|Merging|Pending/.test(l))).toBe(true);
       expect(r.stdout).toContain(`babeltrace2 ${dir}/trace`);
       expect(r.stdout).toContain(`${dir}/trace.json`);
-      const lines = babeltrace(join(dir, 'trace')).split('\n').filter(Boolean);
+      const lines = readTrace(join(dir, 'trace'));
       const hosts = new Set(lines.map(hostOf));
       expect([...hosts].sort()).toEqual([NODES[0], NODES[1]]);
       const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;

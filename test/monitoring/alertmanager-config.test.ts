@@ -9,11 +9,10 @@ import * as path from 'node:path';
 import { dump } from 'js-yaml';
 import {
   alertmanagerConfigFromNotes,
-  CONTRACT_ROUTES,
   notesYamlBlock,
   type WebhookConnection,
 } from './alertmanager-config';
-import { chartAlertmanagerConfig, chartAlertmanagerRoutesFrom } from './chart-monitoring';
+import { chartAlertmanagerConfig } from './chart-monitoring';
 
 const CONN: WebhookConnection = {
   webhookUrl: 'https://127.0.0.1:8443/v1/alerts',
@@ -100,8 +99,7 @@ describe('notesYamlBlock', () => {
 
 describe('alertmanagerConfigFromNotes', () => {
   test("the NOTES' receiver and route, local paths and URL, under a null default; amtool accepts it", () => {
-    const { config, routesFrom } = alertmanagerConfigFromNotes(RECEIVER + ROUTE, CONN);
-    expect(routesFrom).toBe('notes');
+    const config = alertmanagerConfigFromNotes(RECEIVER + ROUTE, CONN);
     expect(config).toEqual({
       route: {
         receiver: 'null',
@@ -138,12 +136,6 @@ describe('alertmanagerConfigFromNotes', () => {
     expect(r.status).toBe(0);
   });
 
-  test('NOTES without a route: block: the contract route', () => {
-    const { config, routesFrom } = alertmanagerConfigFromNotes(RECEIVER, CONN);
-    expect(routesFrom).toBe('contract');
-    expect((config.route as { routes: unknown }).routes).toEqual(CONTRACT_ROUTES);
-  });
-
   test('what a test cannot stand for is an error naming it', () => {
     const cases: [string, string][] = [
       [
@@ -162,6 +154,7 @@ describe('alertmanagerConfigFromNotes', () => {
         'without a webhook url',
       ],
       ['  nothing here\n', 'no receivers: block'],
+      [RECEIVER, 'no route: block'],
       [RECEIVER + ROUTE.replace('receiver: rewind', 'receiver: other'), 'receiver other'],
       [RECEIVER + '  route:\n    receiver: rewind\n', 'without routes:'],
     ];
@@ -171,7 +164,8 @@ describe('alertmanagerConfigFromNotes', () => {
   });
 
   test("the chart's NOTES: its route, and a configuration amtool accepts", () => {
-    expect(chartAlertmanagerRoutesFrom()).toBe('notes');
-    expect(chartAlertmanagerConfig(CONN)).toContain(`url: ${CONN.webhookUrl}`);
+    const text = chartAlertmanagerConfig(CONN);
+    expect(text).toContain(`url: ${CONN.webhookUrl}`);
+    expect(text).toContain('rewind_capture="true"');
   });
 });

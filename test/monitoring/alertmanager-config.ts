@@ -11,14 +11,6 @@ import { load } from 'js-yaml';
 /** Where the NOTES mount the Secret holding the token and the CA (`<dir>/<key>`). */
 const SECRET_MOUNT = /^\/etc\/alertmanager\/secrets\/[^/]+\/([^/]+)$/;
 
-/**
- * The route the NOTES are to print (the contract between this harness and the chart), used
- * while NOTES.txt has no `route:` block yet.
- */
-export const CONTRACT_ROUTES: readonly Record<string, unknown>[] = [
-  { receiver: 'rewind', matchers: ['rewind_capture="true"'], continue: true },
-];
-
 export const NULL_RECEIVER = 'null';
 
 /** The test's stand-ins for what the chart's URL and Secret name. */
@@ -116,18 +108,11 @@ function localize(
   return value;
 }
 
-export interface NotesAlertmanagerConfig {
-  /** The configuration, to be dumped as YAML. */
-  config: Record<string, unknown>;
-  /** Where Rewind's routes came from: the NOTES' `route:` block, or CONTRACT_ROUTES. */
-  routesFrom: 'notes' | 'contract';
-}
-
 export function alertmanagerConfigFromNotes(
   notes: string,
   conn: WebhookConnection,
   timing: RouteTiming = TEST_TIMING,
-): NotesAlertmanagerConfig {
+): Record<string, unknown> {
   const receivers = notesYamlBlock(notes, 'receivers');
   if (!Array.isArray(receivers) || receivers.length === 0) {
     throw new Error('NOTES print no receivers: block (is the controller enabled?)');
@@ -136,10 +121,11 @@ export function alertmanagerConfigFromNotes(
   const local = localize(receivers, conn, urls) as { name?: unknown }[];
   if (urls.n === 0) throw new Error('NOTES print a receiver without a webhook url');
   const route = notesYamlBlock(notes, 'route') as { routes?: unknown } | undefined;
-  if (route !== undefined && !Array.isArray(route.routes)) {
+  if (route === undefined) throw new Error("NOTES print no route: block (Rewind's route)");
+  if (!Array.isArray(route.routes)) {
     throw new Error('NOTES print a route: block without routes:');
   }
-  const routes = (route?.routes as Record<string, unknown>[] | undefined) ?? [...CONTRACT_ROUTES];
+  const routes = route.routes as Record<string, unknown>[];
   const names = new Set(local.map((r) => r.name));
   for (const r of routes) {
     if (!names.has(r.receiver)) {
@@ -147,16 +133,13 @@ export function alertmanagerConfigFromNotes(
     }
   }
   return {
-    config: {
-      route: {
-        receiver: NULL_RECEIVER,
-        group_wait: timing.groupWait,
-        group_interval: timing.groupInterval,
-        repeat_interval: timing.repeatInterval,
-        routes,
-      },
-      receivers: [{ name: NULL_RECEIVER }, ...local],
+    route: {
+      receiver: NULL_RECEIVER,
+      group_wait: timing.groupWait,
+      group_interval: timing.groupInterval,
+      repeat_interval: timing.repeatInterval,
+      routes,
     },
-    routesFrom: route === undefined ? 'contract' : 'notes',
+    receivers: [{ name: NULL_RECEIVER }, ...local],
   };
 }

@@ -61,29 +61,16 @@ export interface ChartAlertmanagerOptions extends WebhookConnection {
 
 /**
  * An Alertmanager configuration's text: the receiver(s) and Rewind's route exactly as the
- * chart's NOTES print them (route from the contract while the NOTES print none: see
- * chartAlertmanagerRoutesFrom), the URL and Secret paths the test's, under a root route to a
- * null receiver. `amtool check-config` accepts it.
+ * chart's NOTES print them (NOTES without either are an error), the URL and Secret paths the
+ * test's, under a root route to a null receiver. `amtool check-config` accepts it.
  */
 export function chartAlertmanagerConfig(opts: ChartAlertmanagerOptions): string {
-  const { config, routesFrom } = alertmanagerConfigFromNotes(
+  const config = alertmanagerConfigFromNotes(
     renderChartNotes(opts.values),
     opts,
     opts.timing ?? TEST_TIMING,
   );
-  const text =
-    (routesFrom === 'contract'
-      ? '# Rewind\'s route: from the contract (the chart\'s NOTES print no "route:" block yet).\n'
-      : "# Rewind's receiver and route: from the chart's NOTES.\n") + dump(config);
+  const text = "# Rewind's receiver and route: from the chart's NOTES.\n" + dump(config);
   findBinary(['amtool'], "Debian's prometheus-alertmanager");
   return checked(text, 'alertmanager.yml', 'amtool', ['check-config']);
-}
-
-/** Whether chartAlertmanagerConfig takes Rewind's route from the NOTES or from the contract. */
-export function chartAlertmanagerRoutesFrom(values: ChartValues = {}): 'notes' | 'contract' {
-  return alertmanagerConfigFromNotes(renderChartNotes(values), {
-    webhookUrl: 'https://127.0.0.1:1/v1/alerts',
-    tokenFile: '/dev/null',
-    caFile: '/dev/null',
-  }).routesFrom;
 }

@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { exited, stopChild } from '../child';
-import { freePort } from '../vm/vm';
+import { freePort } from '../ports';
 
 export interface Daemon {
   /** http://127.0.0.1:<port> */

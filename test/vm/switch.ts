@@ -7,7 +7,8 @@
  * vde_switch exits when its stdin reaches end of file, so a test process that dies in any way,
  * SIGKILL included, takes its switch with it (switch.test.ts proves it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { stopChild } from '../child';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -31,16 +32,6 @@ export interface SwitchOptions {
 /** The command line: the socket directory and its control socket for the owner only. */
 export function switchArgs(socket: string): string[] {
   return ['--sock', socket, '--mode', '600', '--dirmode', '700'];
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess): Promise<void> {
-  return exited(child)
-    ? Promise.resolve()
-    : new Promise((done) => child.once('exit', () => done()));
 }
 
 /** Starts a switch whose socket is `<dir>/switch`; resolves once VMs can plug in. */
@@ -70,13 +61,7 @@ export async function startSwitch(dir: string, opts: SwitchOptions = {}): Promis
   void failed.then((why) => (failure = why));
 
   const stop = async (graceMs = opts.graceMs ?? 5000): Promise<void> => {
-    if (!exited(child) && child.pid !== undefined) {
-      const done = waitExit(child);
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await done;
-      clearTimeout(timer);
-    }
+    if (child.pid !== undefined) await stopChild(child, graceMs);
     // The pipe's end kept open for the switch (see the header) would keep this process alive.
     child.stdin?.destroy();
     // vde_switch removes its socket directory on a clean exit, not after SIGKILL.

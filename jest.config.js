@@ -3,8 +3,9 @@ const { laneConfig } = require('./test/lanes.js');
 /**
  * One jest configuration for every TypeScript suite. VM and control-plane suites are slow by
  * nature (a TCG kernel boot is seconds), so the default timeout is generous and suites run one at
- * a time (maxWorkers) to keep two cores from thrashing. `npm test` runs it as two lanes side by
- * side, the VM suites and the rest (REWIND_TEST_LANE=vm|host; the list is in test/lanes.js).
+ * a time (maxWorkers) to keep two cores from thrashing. `npm test` runs it as lanes, two at a time
+ * side by side: the VM suites, the rest, then the late VM suites (REWIND_TEST_LANE=vm|host|vm-late;
+ * the lists are in test/lanes.js).
  * @type {import('jest').Config}
  */
 const config = {

@@ -97,7 +97,7 @@ export interface NodeStatus {
   lostEvents?: number;
   /** Node realtime minus the controller's, ns (JSON number: offsets are far below 2^53). */
   clockOffsetNs?: number;
-  /** Half the lowest round trip of the clock exchanges, ns. */
+  /** Half the width of what all clock exchanges allow (≤ half the lowest round trip), ns. */
   clockUncertaintyNs?: number;
   error?: string;
 }
@@ -153,7 +153,7 @@ export type NodePlan = { node: string; agent: AgentEndpoint } | { node: string; 
 export interface ClockAlignment {
   /** Node realtime minus the controller's realtime, ns. */
   offsetNs: bigint;
-  /** Half the round trip of the sample the offset came from, ns. */
+  /** Half the width of what all clock exchanges allow (≤ half the lowest round trip), ns. */
   uncertaintyNs: bigint;
   /** What the merge adds to the node's absolute times to put them on the controller's clock. */
   correctionNs: bigint;

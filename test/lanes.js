@@ -1,8 +1,10 @@
 'use strict';
-// The two lanes `npm test` runs side by side (test/run-all.sh), and the one list that splits the
-// jest suites between them. "vm": every suite that boots qemu, one at a time — a TCG guest is a
-// busy host thread, and two guests beside the host lane would thrash CI's two cores. "host":
-// every other suite. jest.config.js narrows itself to a lane named by REWIND_TEST_LANE (an
+// The lanes of `npm test` (test/run-all.sh), and the one list that splits the jest suites between
+// them. "vm": the suites that boot qemu, one at a time, from the start — a TCG guest is a busy
+// host thread, and two guests beside the host lane would thrash CI's two cores. "host": every
+// other suite, beside it. "vm-late": suites that boot qemu too, run once the host lane is done,
+// on the core it leaves free (alone, the VM lane took 46 of a 51-minute CI run while the host
+// lane ended after 25). jest.config.js narrows itself to a lane named by REWIND_TEST_LANE (an
 // environment variable rather than a second config file, so `npx jest` alone still runs all);
 // test/lanes.test.ts fails when a suite that boots a VM is missing from the list.
 
@@ -26,7 +28,23 @@ const VM_SUITES = [
   'test/vm/vm.test.ts',
 ];
 
-const LANES = ['vm', 'host'];
+/**
+ * The VM suites of the vm-late lane: each boots one small VM (or three briefly) and runs for a
+ * minute or two; together about nine minutes in CI, which evens the two sides' ends.
+ */
+const LATE_VM_SUITES = [
+  'test/agent/cgroups-vm.test.ts',
+  'test/kmod/cgroup.test.ts',
+  'test/kmod/fuzz-abi.test.ts',
+  'test/kmod/hotplug.test.ts',
+  'test/kmod/session.test.ts',
+  'test/vm/cache.test.ts',
+  'test/vm/cli.test.ts',
+];
+
+const LANES = ['vm', 'host', 'vm-late'];
+
+const asTestMatch = (suites) => suites.map((f) => `<rootDir>/${f}`);
 
 function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -39,7 +57,12 @@ function escapeRegExp(text) {
  */
 function laneConfig(config, lane) {
   if (lane === undefined || lane === '') return config;
-  if (lane === 'vm') return { ...config, testMatch: VM_SUITES.map((f) => `<rootDir>/${f}`) };
+  if (lane === 'vm')
+    return {
+      ...config,
+      testMatch: asTestMatch(VM_SUITES.filter((f) => !LATE_VM_SUITES.includes(f))),
+    };
+  if (lane === 'vm-late') return { ...config, testMatch: asTestMatch(LATE_VM_SUITES) };
   if (lane === 'host') {
     const vm = VM_SUITES.map((f) => `^<rootDir>/${escapeRegExp(f)}$`);
     return { ...config, testPathIgnorePatterns: [...config.testPathIgnorePatterns, ...vm] };
@@ -47,4 +70,4 @@ function laneConfig(config, lane) {
   throw new Error(`REWIND_TEST_LANE=${lane}: not a lane of npm test (${LANES.join(', ')})`);
 }
 
-module.exports = { VM_SUITES, LANES, laneConfig };
+module.exports = { VM_SUITES, LATE_VM_SUITES, LANES, laneConfig };

@@ -1,12 +1,15 @@
 // The lanes of `npm test` (test/lanes.js): a suite that boots qemu but is missing from the VM
-// list would run beside the VM lane and thrash two cores; a suite in neither lane would never
+// lists would run beside the VM lane and thrash two cores; a suite in neither lane would never
 // run. Judged by jest's own file resolution (`jest --listTests`), not by re-reading the config.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { VM_SUITES } = require('./lanes.js') as { VM_SUITES: string[] };
+const { VM_SUITES, LATE_VM_SUITES } = require('./lanes.js') as {
+  VM_SUITES: string[];
+  LATE_VM_SUITES: string[];
+};
 
 const root = join(__dirname, '..');
 
@@ -36,23 +39,30 @@ const BOOTS_QEMU =
 
 describe('the lanes of npm test', () => {
   type Listing = ReturnType<typeof listTests>;
-  let all: Listing, vm: Listing, host: Listing;
+  let all: Listing, vm: Listing, host: Listing, late: Listing;
   beforeAll(() => {
     all = listTests(undefined);
     vm = listTests('vm');
     host = listTests('host');
+    late = listTests('vm-late');
   });
 
   it('puts every suite in exactly one lane', () => {
     expect(all.status).toBe(0);
     expect(all.files.length).toBeGreaterThan(VM_SUITES.length);
-    expect([...vm.files, ...host.files].sort()).toEqual(all.files);
+    expect([...vm.files, ...host.files, ...late.files].sort()).toEqual(all.files);
     expect(vm.files.filter((f) => host.files.includes(f))).toEqual([]);
+    expect(vm.files.filter((f) => late.files.includes(f))).toEqual([]);
+    expect(late.files.filter((f) => host.files.includes(f))).toEqual([]);
   });
 
-  it('runs exactly the listed suites, and every one of them boots qemu, in the VM lane', () => {
+  it('runs exactly the listed suites, and every one of them boots qemu, in the two VM lanes', () => {
     expect(VM_SUITES.filter((f) => !existsSync(join(root, f)))).toEqual([]);
-    expect(vm.files).toEqual([...VM_SUITES].sort());
+    expect(LATE_VM_SUITES.filter((f) => !VM_SUITES.includes(f))).toEqual([]);
+    expect(late.files).toEqual([...LATE_VM_SUITES].sort());
+    expect(late.files.length).toBeGreaterThan(0);
+    expect(vm.files.length).toBeGreaterThan(0);
+    expect([...vm.files, ...late.files].sort()).toEqual([...VM_SUITES].sort());
     const booting = all.files.filter((f) => BOOTS_QEMU.test(readFileSync(join(root, f), 'utf8')));
     expect(booting).toEqual([...VM_SUITES].sort());
   });
@@ -61,15 +71,17 @@ describe('the lanes of npm test', () => {
     const part = listTests(undefined, 'test/vm');
     const vmPart = listTests('vm', 'test/vm');
     const hostPart = listTests('host', 'test/vm');
+    const latePart = listTests('vm-late', 'test/vm');
     expect(vmPart.files.length).toBeGreaterThan(0);
     expect(hostPart.files.length).toBeGreaterThan(0);
+    expect(latePart.files.length).toBeGreaterThan(0);
     expect(vmPart.files.every((f) => f.startsWith('test/vm/') && VM_SUITES.includes(f))).toBe(true);
-    expect([...vmPart.files, ...hostPart.files].sort()).toEqual(part.files);
+    expect([...vmPart.files, ...hostPart.files, ...latePart.files].sort()).toEqual(part.files);
   });
 
   it('refuses a lane that does not exist, naming it', () => {
     const r = listTests('vms');
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/REWIND_TEST_LANE=vms: not a lane of npm test \(vm, host\)/);
+    expect(r.stderr).toMatch(/REWIND_TEST_LANE=vms: not a lane of npm test \(vm, host, vm-late\)/);
   });
 });

@@ -1,14 +1,16 @@
 #!/bin/bash
-# `npm test`: builds everything and runs every suite in two lanes side by side, then ends with one
-# line "N passed, N failed" derived from their JSON results (test/summary.js).
-#   vm   — the build, then the jest suites that boot qemu (the list: test/lanes.js), one at a
-#          time. It is the long lane, so it starts as soon as the build is done.
-#   host — the C++ core tests (GoogleTest) at once, as they need no build; then, once the build
-#          is done, every other jest suite (TypeScript, control plane, chart).
-# One at a time in series, these took 39 minutes; CI gives up at 90. A TCG guest is about one busy
-# host thread, so the VM lane and the host lane share CI's two cores without thrashing.
-# Every line is printed prefixed with its lane ([vm], [host], [build]) and kept whole in
-# test-output/npm-test-<lane>.log. Extra arguments go to jest in both lanes (`npm test --
+# `npm test`: builds everything and runs every suite in three lanes, two at a time side by side,
+# then ends with one line "N passed, N failed" derived from their JSON results (test/summary.js).
+#   vm      — the build, then the jest suites that boot qemu (the lists: test/lanes.js), one at a
+#             time. It is the long lane, so it starts as soon as the build is done.
+#   host    — the C++ core tests (GoogleTest) at once, as they need no build; then, once the
+#             build is done, every other jest suite (TypeScript, control plane, chart).
+#   vm-late — once the host lane is done, the rest of the suites that boot qemu, one at a time,
+#             on the core the host lane leaves free.
+# One at a time in series, these took over an hour; CI gives up at 90. A TCG guest is about one
+# busy host thread, so two lanes at a time share CI's two cores without thrashing.
+# Every line is printed prefixed with its lane ([vm], [host], [vm-late], [build]) and kept whole
+# in test-output/npm-test-<lane>.log. Extra arguments go to jest in every lane (`npm test --
 # test/vm`); a lane in which they select no suite passes with no tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ step() { printf '\n== %s (%ss)\n' "$1" "$(elapsed)"; }
 # Runs a command with its output prefixed by a lane's name and appended to that lane's log.
 labelled() {
 	local lane=$1 prefix
-	prefix=$(printf '%-8s' "[$1]")
+	prefix=$(printf '%-10s' "[$1]")
 	shift
 	"$@" </dev/null 2>&1 | tee -a "$out/npm-test-$lane.log" | sed -u "s/^/$prefix/"
 }
@@ -46,7 +48,7 @@ stop_lanes() {
 	for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null; done
 	wait
 }
-trap 'echo "npm test: interrupted, stopping both lanes"; stop_lanes; exit 130' INT
+trap 'echo "npm test: interrupted, stopping every lane"; stop_lanes; exit 130' INT
 trap 'stop_lanes; exit 143' TERM
 
 jest_lane() {
@@ -121,9 +123,15 @@ finish() {
 
 finish host "$host"
 host_status=$?
+step "vm-late lane: the other jest suites that boot qemu, on the core the host lane left"
+start lane vm-late
+late=$job
+finish vm-late "$late"
+late_status=$?
 finish vm "$vm"
 vm_status=$?
 
 step "summary"
 exec node test/summary.js "$out" build.json:gtest "gtest-core.json:gtest:$cpp_status" \
-	"jest-vm.json:jest:$vm_status" "jest-host.json:jest:$host_status"
+	"jest-vm.json:jest:$vm_status" "jest-host.json:jest:$host_status" \
+	"jest-vm-late.json:jest:$late_status"

@@ -1,18 +1,30 @@
 /**
- * Clock alignment of one node (pure), Cristian's method: each exchange is a GET /v1/clock the
- * controller timed with its own realtime (`sentNs` before sending, `receivedNs` after the
- * answer); the agent read its clocks somewhere in between, so the node's sample corresponds to
- * the controller's midpoint of that exchange within half its round trip. The exchange with the
- * lowest round trip gives the tightest bound, so it alone decides.
+ * Clock alignment of one node (pure), Cristian's method sharpened by intersection: each exchange
+ * is a GET /v1/clock the controller timed with its own realtime (`sentNs` before sending,
+ * `receivedNs` after the answer); the agent read its clocks somewhere in between. So each
+ * exchange bounds the quantity the merge needs — the controller's realtime minus the node's
+ * monotonic clock — to an interval as wide as its round trip, and the true value lies in every
+ * one of them: their intersection is the answer, its midpoint the estimate and its half-width
+ * the uncertainty. On a loaded host one exchange is slow going out and another slow coming back;
+ * together they bound the offset far tighter than the best of them alone (NTP's clock filter
+ * keeps the lowest-delay sample only; here the samples are seconds apart at most, so the two
+ * clocks' rates cannot part them measurably).
+ *
+ * When the intervals do not all overlap, the clocks did move against each other between the
+ * exchanges (a stepped controller clock, a guest clock that lagged), and the intersection would
+ * be a lie: the exchange with the lowest round trip alone decides, as Cristian's method does.
  *
  * The correction is computed on the agent's monotonic clock, the trace's clock: the node's
  * realtime may have been stepped since its trace metadata recorded `offset` (realtime minus
  * monotonic), and what the merge needs is where a trace clock value lands on the controller's
  * timeline. The merge (native/src/core/merge.cc) ADDS `correctionNs` to the node's metadata
- * offset: Unix time of an event = timestamp + offset + correction. For the sample's instant that
- * must equal the controller's midpoint, hence
+ * offset: Unix time of an event = timestamp + offset + correction. With C the controller's
+ * realtime minus the node's monotonic clock,
  *
- *     correction = (midpoint − sampleMonotonic) − metadataOffset.
+ *     correction = C − metadataOffset,
+ *
+ * and the node's realtime offset (what status shows) is its own realtime minus monotonic, read
+ * back to back in the lowest round trip's answer, minus C.
  */
 import type { ClockAlignment } from '../model';
 
@@ -33,22 +45,34 @@ export interface TimedExchange {
  */
 export function alignClock(exchanges: TimedExchange[], metadataOffsetNs: bigint): ClockAlignment {
   let best: TimedExchange | undefined;
+  let low: bigint | undefined;
+  let high: bigint | undefined;
   for (const x of exchanges) {
     if (x.receivedNs < x.sentNs)
       throw new Error(
         "a clock exchange ended before it began: the controller's clock stepped back during it",
       );
     if (!best || x.receivedNs - x.sentNs < best.receivedNs - best.sentNs) best = x;
+    // C (controller realtime − node monotonic) at the sample: between these two.
+    const from = x.sentNs - x.monotonicNs;
+    const to = x.receivedNs - x.monotonicNs;
+    if (low === undefined || from > low) low = from;
+    if (high === undefined || to < high) high = to;
   }
-  if (!best) throw new Error('no clock exchange to align with');
-  const roundTrip = best.receivedNs - best.sentNs;
-  // Floor division keeps the midpoint an integer; the half nanosecond is inside the uncertainty.
-  const midpoint = best.sentNs + roundTrip / 2n;
+  if (!best || low === undefined || high === undefined)
+    throw new Error('no clock exchange to align with');
+  if (low > high) {
+    // Disjoint: the clocks moved against each other between exchanges; the best one alone.
+    low = best.sentNs - best.monotonicNs;
+    high = best.receivedNs - best.monotonicNs;
+  }
+  const width = high - low;
+  // Floor division keeps C an integer; rounding the half-width up keeps the truth inside it.
+  const controllerMinusMonotonic = low + width / 2n;
   return {
-    offsetNs: best.realtimeNs - midpoint,
-    // Rounded up: the true offset is always within ±uncertainty of the reported one.
-    uncertaintyNs: (roundTrip + 1n) / 2n,
-    correctionNs: midpoint - best.monotonicNs - metadataOffsetNs,
+    offsetNs: best.realtimeNs - best.monotonicNs - controllerMinusMonotonic,
+    uncertaintyNs: (width + 1n) / 2n,
+    correctionNs: controllerMinusMonotonic - metadataOffsetNs,
     exchanges: exchanges.length,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * Clock alignment (controller/collect/clock-alignment.ts): exact numbers for the pure choice of
- * the lowest round trip, and the sign of the correction proven with a real merge — two traces
- * written in the real format, merged by the native engine and read back by babeltrace2 and the
- * decoder, where only the right sign puts the events in their true order.
+ * Clock alignment (controller/collect/clock-alignment.ts): exact numbers for the pure
+ * intersection of the exchanges (and its fallback, the lowest round trip), a seeded random check
+ * that the truth is always within the stated uncertainty, and the sign of the correction proven
+ * with a real merge — two traces written in the real format, merged by the native engine and read
+ * back by babeltrace2 and the decoder, where only the right sign puts the events in their true
+ * order.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,22 +17,58 @@ const x = (sentNs: bigint, receivedNs: bigint, monotonicNs: bigint, realtimeNs: 
   ({ sentNs, receivedNs, monotonicNs, realtimeNs }) satisfies TimedExchange;
 
 describe('alignClock (pure)', () => {
-  it('takes the exchange with the lowest round trip, even when it is not the first', () => {
+  it('intersects what every exchange allows: tighter than the lowest round trip alone', () => {
     const a = alignClock(
       [
-        x(1_000n, 1_100n, 500n, 2_060n), // round trip 100
-        x(2_000n, 2_040n, 1_520n, 3_030n), // round trip 40: the one
-        x(3_000n, 3_060n, 2_530n, 4_040n), // round trip 60
+        x(1_000n, 1_100n, 500n, 2_060n), // C = controller − monotonic in [500, 600]
+        x(2_000n, 2_040n, 1_520n, 3_030n), // [480, 520]: the lowest round trip (40)
+        x(3_000n, 3_060n, 2_530n, 4_040n), // [470, 530]
       ],
       1_500n,
     );
-    // midpoint 2020; offset = 3030 - 2020; correction = 2020 - 1520 - 1500.
+    // Together: C in [500, 520], so C = 510 ± 10 (the best alone: 500 ± 20). The realtime
+    // offset from the best exchange's own pair: 3030 − 1520 − 510; the correction C − 1500.
     expect(a).toEqual({
-      offsetNs: 1_010n,
-      uncertaintyNs: 20n,
-      correctionNs: -1_000n,
+      offsetNs: 1_000n,
+      uncertaintyNs: 10n,
+      correctionNs: -990n,
       exchanges: 3,
     });
+  });
+
+  it('falls back to the lowest round trip when the exchanges contradict each other', () => {
+    // [0, 30] and then [200, 210]: the clocks moved against each other between the two.
+    const a = alignClock([x(0n, 30n, 0n, 1_000n), x(1_000n, 1_010n, 800n, 1_800n)], 0n);
+    expect(a).toEqual({ offsetNs: 795n, uncertaintyNs: 5n, correctionNs: 205n, exchanges: 2 });
+  });
+
+  it('always holds the true value within its uncertainty, never wider than the best half round trip', () => {
+    // Exchanges with random delays each way around a known C (a fixed-seed generator).
+    let seed = 12345;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return BigInt(seed % below);
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const truth = 1_000_000n + random(1_000_000);
+      const exchanges: TimedExchange[] = [];
+      let now = 10_000_000n;
+      for (let i = 0; i < 1 + Number(random(10)); i++) {
+        const out = random(50_000);
+        const back = random(50_000);
+        const sample = now + out;
+        exchanges.push(x(now, sample + back, sample - truth, sample - truth + 7n));
+        now += out + back + random(1_000_000);
+      }
+      const a = alignClock(exchanges, 0n);
+      const got = a.correctionNs;
+      expect(got - truth <= a.uncertaintyNs && truth - got <= a.uncertaintyNs).toBe(true);
+      const lowest = exchanges.reduce(
+        (m, e) => (e.receivedNs - e.sentNs < m ? e.receivedNs - e.sentNs : m),
+        exchanges[0]!.receivedNs - exchanges[0]!.sentNs,
+      );
+      expect(a.uncertaintyNs <= (lowest + 1n) / 2n).toBe(true);
+    }
   });
 
   it('rounds the uncertainty up so the true offset is always inside it', () => {

@@ -5,8 +5,9 @@
 // Traces: BENCH_NODES nodes x BENCH_CPUS CPUs x BENCH_EVENTS events per CPU of a synthetic but
 // plausible workload (native/src/core/synth.cc), in the real format.
 // Measured, each on the same input:
-//   rewind stats      decode + validate every packet and event, count by type (lenient)
-//   rewind validate   the same, strict
+//   rewind stats      decode + validate every packet and event in time order, count by type,
+//                     and by name: system calls, interrupts, threads' CPU time (lenient)
+//   rewind validate   decode + validate every packet and event, count by type (strict)
 //   rewind merge CTF  merge into a unified trace directory: validated packets copied whole
 //                     (the CTF output does not depend on the global order: babeltrace2 muxes)
 //   rewind merge CTF, k-way  the same output through the time-ordered k-way heap, every event
@@ -86,7 +87,7 @@ async function main() {
       );
       return seconds;
     };
-    const stats = row('rewind stats (decode)', await best(() => native.traceStats(inputs)));
+    const stats = row('rewind stats (decode, names)', await best(() => native.traceStats(inputs)));
     row('rewind validate (strict)', await best(() => native.validateTrace(inputs)));
     const merge = row(
       'rewind merge -> CTF',

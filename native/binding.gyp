@@ -13,6 +13,8 @@
         "src/core/merge.cc",
         "src/core/merge_files.cc",
         "src/core/metadata.cc",
+        "src/core/name_stats.cc",
+        "src/core/names.cc",
         "src/core/output.cc",
         "src/core/pod_names.cc",
         "src/core/stream_decoder.cc",

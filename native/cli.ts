@@ -28,6 +28,7 @@ import {
   exportChrome,
   mergeTraces,
   nativeVersion,
+  NodeNames,
   TraceInput,
   traceStats,
   TraceSummary,
@@ -182,6 +183,38 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** How many system calls and threads `stats` lists per node (--json has them all). */
+const TOP = 10;
+
+const ofTotal = (shown: number, all: number, what: string) =>
+  shown < all ? `${what} (the ${shown} most of ${all})` : what;
+
+/** A node's system calls, interrupts and busiest threads, by name. */
+export function formatNames(names: NodeNames): string[] {
+  const lines: string[] = [];
+  const count = (n: number) => String(n).padStart(10);
+  if (names.syscalls.length > 0) {
+    const top = names.syscalls.slice(0, TOP);
+    lines.push(`  ${ofTotal(top.length, names.syscalls.length, 'system calls entered')}:`);
+    for (const c of top) lines.push(`  ${count(c.count)}  ${c.name ?? `syscall ${c.id}`}`);
+  }
+  if (names.irqs.length > 0) {
+    lines.push('  interrupts handled:');
+    for (const c of names.irqs)
+      lines.push(`  ${count(c.count)}  irq ${c.irq}${c.name === null ? '' : ` ${c.name}`}`);
+  }
+  if (names.threads.length > 0) {
+    const top = names.threads.slice(0, TOP);
+    lines.push(`  ${ofTotal(top.length, names.threads.length, 'threads by CPU time')}:`);
+    for (const t of top)
+      lines.push(
+        `  ${(t.cpuNs / 1e9).toFixed(3).padStart(8)} s ${String(t.switchesIn).padStart(7)} runs  ` +
+          `${t.comm || 'tid'} ${t.tid}${t.pod ? ` (${t.pod})` : ''}`,
+      );
+  }
+  return lines;
+}
+
 /** The summary for people: one block per node, one line per CPU. */
 export function formatSummary(s: TraceSummary): string {
   const lines = [`${s.events} events, ${s.nodes.length} node(s)`];
@@ -203,6 +236,7 @@ export function formatSummary(s: TraceSummary): string {
     }
     const types = Object.entries(n.eventsByType).sort((a, b) => b[1] - a[1]);
     for (const [name, count] of types) lines.push(`  ${String(count).padStart(10)}  ${name}`);
+    if (n.names) lines.push(...formatNames(n.names));
   }
   for (const d of s.damage) lines.push(`damaged: ${d.file}: at byte ${d.offset}: ${d.reason}`);
   return lines.join('\n');

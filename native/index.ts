@@ -26,7 +26,15 @@ export {
   type TraceEvent,
   type TraceInput,
 } from './lib/trace';
-export type { NodeSummary, StreamSummary, TraceSummary } from './lib/summary';
+export type {
+  IrqCount,
+  NodeNames,
+  NodeSummary,
+  StreamSummary,
+  SyscallCount,
+  ThreadUse,
+  TraceSummary,
+} from './lib/summary';
 export {
   writeSyntheticTrace,
   writeTrace,

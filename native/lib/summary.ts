@@ -25,6 +25,37 @@ export interface StreamSummary {
   damagedBytes: number;
 }
 
+/** A system call by how often it was entered; `name` null for a number x86-64 does not name. */
+export interface SyscallCount {
+  id: number;
+  name: string | null;
+  count: number;
+}
+
+/** An interrupt by how often its handler ran; `name` from the statedump, null if it gave none. */
+export interface IrqCount {
+  irq: number;
+  name: string | null;
+  count: number;
+}
+
+/** A thread that ran in the window: named by its comm ('' if no event gave one) and pod. */
+export interface ThreadUse {
+  tid: number;
+  comm: string;
+  /** `namespace/pod` from the trace's process_pod events; '' when unknown. */
+  pod: string;
+  switchesIn: number;
+  cpuNs: number;
+}
+
+/** What `stats` names (traceStats): most frequent or busiest first. */
+export interface NodeNames {
+  syscalls: SyscallCount[];
+  irqs: IrqCount[];
+  threads: ThreadUse[];
+}
+
 export interface NodeSummary {
   /** The node's full name: the input's node name, else the trace's env.hostname. */
   name: string;
@@ -43,6 +74,8 @@ export interface NodeSummary {
   lostEvents: number;
   lostPackets: number;
   damagedPackets: number;
+  /** Only from traceStats (`rewind-trace stats`). */
+  names?: NodeNames;
 }
 
 /** Events by node and type, window per CPU, lost events and packets, damage. */
@@ -75,6 +108,16 @@ export interface NativeMergeResult {
     events: number;
     pod_events: number;
     events_by_type: Record<string, number>;
+    /** With the merge's `names` option (native/src/core/name_stats.h), in no order. */
+    syscalls?: SyscallCount[];
+    irqs?: IrqCount[];
+    threads?: {
+      tid: number;
+      comm: string;
+      pod: string;
+      switches_in: number;
+      cpu_ns: number;
+    }[];
   }[];
   streams: {
     node: number;
@@ -97,6 +140,28 @@ export interface NativeMergeResult {
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** Most first; ties by number, so the order is the same for the same trace. */
+function byCount<T extends { count: number }>(xs: T[], key: (x: T) => number): T[] {
+  return [...xs].sort((a, b) => b.count - a.count || key(a) - key(b));
+}
+
+function namesOf(n: NativeMergeResult['nodes'][number]): NodeNames | undefined {
+  if (!n.syscalls || !n.irqs || !n.threads) return undefined;
+  return {
+    syscalls: byCount(n.syscalls, (x) => x.id),
+    irqs: byCount(n.irqs, (x) => x.irq),
+    threads: n.threads
+      .map((t) => ({
+        tid: t.tid,
+        comm: t.comm,
+        pod: t.pod,
+        switchesIn: t.switches_in,
+        cpuNs: t.cpu_ns,
+      }))
+      .sort((a, b) => b.cpuNs - a.cpuNs || b.switchesIn - a.switchesIn || a.tid - b.tid),
+  };
+}
 
 export function toSummary(r: NativeMergeResult): TraceSummary {
   return {
@@ -136,6 +201,7 @@ export function toSummary(r: NativeMergeResult): TraceSummary {
         lostEvents: sum(streams.map((s) => s.lostEventsInWindow)),
         lostPackets: sum(streams.map((s) => s.lostPackets)),
         damagedPackets: sum(streams.map((s) => s.damagedPackets)),
+        ...(namesOf(n) ? { names: namesOf(n) } : {}),
       };
     }),
     podEvents: sum(r.nodes.map((n) => n.pod_events)),

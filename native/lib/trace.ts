@@ -126,7 +126,7 @@ export async function traceStats(
 ): Promise<TraceSummary> {
   const ins = check('traceStats', inputsSchema, inputs, 'inputs');
   const o = check('traceStats', statsOptions, options, 'options');
-  return toSummary(await addon().merge(ins, o));
+  return toSummary(await addon().merge(ins, { ...o, names: true }));
 }
 
 /**

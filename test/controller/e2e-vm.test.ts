@@ -64,6 +64,7 @@ import {
 } from '../scenario/incident';
 import { pairSegments, parseSegments, skewEstimateNs } from '../scenario/tcp-segments';
 import { readTrace } from '../scenario/trace-summary';
+import { traceStats, type NodeNames } from '../../native';
 
 const OUT = join(projectRoot, 'test-output', 'controller-e2e');
 
@@ -262,6 +263,37 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
   }
 
   /**
+   * `rewind-trace stats` names what the incident ran (issue 13's names instead of numbers): every
+   * system call the Debian 6.1 nodes entered has its name (the shipped table is that kernel's),
+   * the client on node-1 wrote, each node's interrupts carry the statedump's virtio names, and on
+   * node-3 the hog's pod is among the three busiest threads, by name. The Chrome JSON names the
+   * system calls too.
+   */
+  async function expectNamesInStats(dir: string): Promise<void> {
+    const stats = await traceStats(join(dir, 'trace'));
+    const of = (node: string) => stats.nodes.find((n) => n.name === node)?.names as NodeNames;
+    for (const node of NODES) {
+      const names = of(node);
+      expect(names.syscalls.length).toBeGreaterThan(5);
+      expect(names.syscalls.filter((c) => c.name === null)).toEqual([]);
+      expect(names.irqs.some((c) => c.name?.startsWith('virtio'))).toBe(true);
+    }
+    expect(
+      of(NODES[CLIENT.node] as string).syscalls.find((c) => c.name === 'write')?.count,
+    ).toBeGreaterThan(0);
+    const threads = of(NODES[HOG.node] as string).threads;
+    const hog = threads.filter((t) => t.pod === `${APP_NS}/${HOG.name}`);
+    expect(hog.reduce((a, t) => a + t.cpuNs, 0)).toBeGreaterThan(1e9);
+    expect(threads.slice(0, 3).some((t) => t.pod === `${APP_NS}/${HOG.name}`)).toBe(true);
+    const chrome = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as {
+      traceEvents: { ph: string; cat?: string; name: string }[];
+    };
+    const calls = chrome.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'syscall');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.filter((e) => e.name.startsWith('syscall '))).toEqual([]);
+  }
+
+  /**
    * The clock alignment's proof: each segment the client's node sent is received by the
    * server's node after it on the merged timeline, and each answer back too. The network delays
    * every segment by NETWORK_DELAY_MS (cluster.ts says why); unaligned clocks are hundreds of ms
@@ -284,7 +316,8 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
         `(network delay ${NETWORK_DELAY_MS} ms); ${to} vs ${from} estimated ${skewMs.toFixed(3)} ms; ` +
         `uncertainty ${uncertaintyMs(from).toFixed(3)} + ${uncertaintyMs(to).toFixed(3)} ms\n`,
     );
-    // A 5 s window on a loaded host holds a handful each way (seen: 14 and 7).
+    // Each capture checked here spans 20-30 s: on a loaded host a 5 s one held 15 and 7, and once
+    // a single segment (the client's loop barely ran).
     expect(there.length).toBeGreaterThanOrEqual(3);
     expect(back.length).toBeGreaterThanOrEqual(3);
     expect(there.filter((p) => p.gapNs <= 0n)).toEqual([]);
@@ -380,6 +413,7 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
         hogTids.has(/\bnext_tid = (\d+)/.exec(l)?.[1]),
     );
     expect(hogRuns.length).toBeGreaterThan(3);
+    await expectNamesInStats(dir);
 
     expectTcpInOrder(name, lines, manifest);
   }, 900_000);
@@ -496,8 +530,10 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       await new Promise((r) => setTimeout(r, 500));
     }
     const before = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
+    // 20 s: the conversation's check below needs a few segments each way, and a 5 s window on a
+    // loaded host held one (a CI rehearsal; the client's loop barely ran).
     const names = [
-      await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 5 }),
+      await createSnapshot({ target: { nodeNames: [...NODES] }, windowSeconds: 20 }),
       await createSnapshot({
         target: { nodeSelector: { matchLabels: { e2e: 'yes' } } },
         windowSeconds: 5,

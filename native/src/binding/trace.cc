@@ -11,6 +11,8 @@
 #include "core/event_table.h"
 #include "core/merge.h"
 #include "core/merge_files.h"
+#include "core/name_stats.h"
+#include "core/names.h"
 #include "core/output.h"
 #include "core/synth.h"
 #include "core/writer.h"
@@ -206,6 +208,45 @@ Napi::Object result_to_js(Napi::Env env, const rwd::MergeResult &r) {
   return out;
 }
 
+// A node's names (core/name_stats.h) as they are: syscalls [{id, name|null, count}], irqs [{irq,
+// name|null, count}], threads that ran [{tid, comm, pod, switches_in, cpu_ns}]. The front sorts.
+void names_to_js(Napi::Env env, Napi::Object node, const rwd::NodeNames &n) {
+  Napi::Array syscalls = Napi::Array::New(env);
+  for (const auto &kv : n.syscalls) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", double(kv.first));
+    const char *name = rwd::syscall_name(kv.first);
+    o.Set("name", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+    o.Set("count", double(kv.second));
+    syscalls.Set(syscalls.Length(), o);
+  }
+  node.Set("syscalls", syscalls);
+  Napi::Array irqs = Napi::Array::New(env);
+  for (const auto &kv : n.irqs) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("irq", double(kv.first));
+    const auto name = n.irq_names.find(kv.first);
+    o.Set("name", name == n.irq_names.end() ? env.Null()
+                                            : Napi::Value(Napi::String::New(env, name->second)));
+    o.Set("count", double(kv.second));
+    irqs.Set(irqs.Length(), o);
+  }
+  node.Set("irqs", irqs);
+  Napi::Array threads = Napi::Array::New(env);
+  for (const auto &kv : n.threads) {
+    const rwd::ThreadUse &u = kv.second;
+    if (!u.switches_in && !u.cpu_ns) continue;  // named, but never ran in the window
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", double(u.tid));
+    o.Set("comm", u.comm);
+    o.Set("pod", u.pod);
+    o.Set("switches_in", double(u.switches_in));
+    o.Set("cpu_ns", double(u.cpu_ns));
+    threads.Set(threads.Length(), o);
+  }
+  node.Set("threads", threads);
+}
+
 Napi::Value EventTable(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
@@ -267,7 +308,8 @@ Napi::Value Decode(const Napi::CallbackInfo &info) {
       });
 }
 
-// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, force}) -> result
+// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, force, names}) -> result; with names,
+// each node of the result also has its syscalls, irqs and threads (names_to_js).
 Napi::Value Merge(const Napi::CallbackInfo &info) {
   auto inputs = inputs_from_js(info[0]);
   const Napi::Object o = object_arg(info, 1, "options");
@@ -276,10 +318,24 @@ Napi::Value Merge(const Napi::CallbackInfo &info) {
   outputs.ctf_dir = get_string(o, "ctfDir");
   outputs.chrome_path = get_string(o, "chromePath");
   outputs.force = get_bool(o, "force");
+  auto names = get_bool(o, "names") ? std::make_shared<rwd::NameStatsSink>() : nullptr;
   auto result = std::make_shared<rwd::MergeResult>();
   return PromiseWorker::Start(
-      info.Env(), "rewind.merge", [=] { *result = rwd::merge_to_outputs(inputs, outputs, opts); },
-      [=](Napi::Env env) -> Napi::Value { return result_to_js(env, *result); });
+      info.Env(), "rewind.merge",
+      [=] {
+        std::vector<rwd::MergeSink *> observers;
+        if (names) observers.push_back(names.get());
+        *result = rwd::merge_to_outputs(inputs, outputs, opts, observers);
+      },
+      [=](Napi::Env env) -> Napi::Value {
+        Napi::Object out = result_to_js(env, *result);
+        if (names) {
+          const Napi::Array nodes = out.Get("nodes").As<Napi::Array>();
+          for (uint32_t i = 0; i < nodes.Length() && i < names->nodes().size(); i++)
+            names_to_js(env, nodes.Get(i).As<Napi::Object>(), names->nodes()[i]);
+        }
+        return out;
+      });
 }
 
 std::vector<std::string> strings_arg(const Napi::CallbackInfo &info, size_t i, const char *name) {

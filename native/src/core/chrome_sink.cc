@@ -9,14 +9,12 @@
 #include <stdexcept>
 
 #include "core/json.h"
+#include "core/names.h"
 #include "core/sys_error.h"
 
 namespace rwd {
 
 namespace {
-
-const char *const kSoftirqNames[] = {"HI",       "TIMER",   "NET_TX", "NET_RX",  "BLOCK",
-                                     "IRQ_POLL", "TASKLET", "SCHED",  "HRTIMER", "RCU"};
 
 void fields_json(std::string &o, const RawEvent &ev, const std::vector<Value> &v) {
   for (size_t i = 0; i < v.size(); i++) {
@@ -46,18 +44,6 @@ void fields_json(std::string &o, const RawEvent &ev, const std::vector<Value> &v
       o += std::to_string(v[i].num);
     }
   }
-}
-
-int64_t field_int(const RawEvent &ev, const std::vector<Value> &v, const char *name) {
-  for (size_t i = 0; i < ev.desc->fields.size(); i++)
-    if (ev.desc->fields[i].name == name) return int64_t(v[i].num);
-  return -1;
-}
-
-std::string field_str(const RawEvent &ev, const std::vector<Value> &v, const char *name) {
-  for (size_t i = 0; i < ev.desc->fields.size(); i++)
-    if (ev.desc->fields[i].name == name) return v[i].bytes;
-  return {};
 }
 
 // A CPU track's tid: the CPU's number, kept below the pods' ranges (chrome_sink.h).
@@ -202,18 +188,21 @@ void ChromeSink::switch_to(uint32_t node, uint32_t cpu, int64_t tid, int64_t t) 
     const Span s = c.stack.back();
     c.stack.pop_back();
     close_span(node, cpu, s, t, "");
-    if (s.kind == Kind::Syscall && s.tid > 0) n.in_syscall[s.tid] = 1;
+    if (s.kind == Kind::Syscall && s.tid > 0) n.in_syscall[s.tid] = s.id;
   }
   const auto run = n.runs.find(c.current_tid);
   if (run != n.runs.end() && run->second.cpu == cpu) run_ends(node, c.current_tid, t, "");
   c.current_tid = tid;
   if (tid > 0) {
-    Span slice{Kind::Task, task_name(node, tid), t, tid, task_args(node, tid)};
+    Span slice{Kind::Task, task_name(node, tid), t, tid, task_args(node, tid), -1};
     run_starts(node, cpu, tid, t, slice);
     push(node, cpu, std::move(slice));
     const auto it = n.in_syscall.find(tid);
     if (it != n.in_syscall.end())
-      push(node, cpu, {Kind::Syscall, "syscall (cont.)", t, tid, "\"tid\":" + std::to_string(tid)});
+      push(
+          node, cpu,
+          {Kind::Syscall, syscall_label(it->second) + " (cont.)", t, tid,
+           "\"id\":" + std::to_string(it->second) + ",\"tid\":" + std::to_string(tid), it->second});
   }
 }
 
@@ -328,8 +317,8 @@ void ChromeSink::event(const MergedEvent &me) {
       const int64_t id = field_int(ev, v, "id");
       n.in_syscall.erase(c.current_tid);
       push(node, cpu,
-           {Kind::Syscall, "syscall " + std::to_string(id), t, c.current_tid,
-            "\"id\":" + std::to_string(id) + ",\"tid\":" + std::to_string(c.current_tid)});
+           {Kind::Syscall, syscall_label(id), t, c.current_tid,
+            "\"id\":" + std::to_string(id) + ",\"tid\":" + std::to_string(c.current_tid), id});
       return;
     }
     case REWIND_EV_SYS_EXIT:
@@ -343,7 +332,7 @@ void ChromeSink::event(const MergedEvent &me) {
       push(node, cpu,
            {Kind::Irq,
             "irq " + std::to_string(irq) + (it == n.irq_names.end() ? "" : " " + it->second), t,
-            c.current_tid, "\"irq\":" + std::to_string(irq)});
+            c.current_tid, "\"irq\":" + std::to_string(irq), -1});
       return;
     }
     case REWIND_EV_IRQ_HANDLER_EXIT:
@@ -351,9 +340,11 @@ void ChromeSink::event(const MergedEvent &me) {
       return;
     case REWIND_EV_SOFTIRQ_ENTRY: {
       const int64_t vec = field_int(ev, v, "vec");
-      const std::string name = vec >= 0 && vec < 10 ? kSoftirqNames[vec] : std::to_string(vec);
+      const char *known = softirq_name(vec);
+      const std::string name = known ? known : std::to_string(vec);
       push(node, cpu,
-           {Kind::Softirq, "softirq " + name, t, c.current_tid, "\"vec\":" + std::to_string(vec)});
+           {Kind::Softirq, "softirq " + name, t, c.current_tid, "\"vec\":" + std::to_string(vec),
+            -1});
       return;
     }
     case REWIND_EV_SOFTIRQ_EXIT:
@@ -390,19 +381,14 @@ void ChromeSink::event(const MergedEvent &me) {
 
 bool ChromeSink::learn_names(Node &n, const RawEvent &ev, const std::vector<Value> &v,
                              int64_t &tid) {
-  switch (ev.desc->id) {
-    case REWIND_EV_STATEDUMP_PROCESS:
-    case REWIND_EV_SCHED_PROCESS_EXEC:
-    case REWIND_EV_TASK_RENAME:
-      tid = field_int(ev, v, "tid");
-      n.comm[tid] = field_str(ev, v, "comm");
+  const GivenName given = name_given(ev, v);
+  switch (given.kind) {
+    case GivenName::Kind::Thread:
+      tid = given.id;
+      n.comm[tid] = given.name;
       return true;
-    case REWIND_EV_SCHED_PROCESS_FORK:
-      tid = field_int(ev, v, "child_tid");
-      n.comm[tid] = field_str(ev, v, "child_comm");
-      return true;
-    case REWIND_EV_STATEDUMP_IRQ:
-      n.irq_names[uint32_t(field_int(ev, v, "irq"))] = field_str(ev, v, "name");
+    case GivenName::Kind::Irq:
+      n.irq_names[uint32_t(given.id)] = given.name;
       return true;
     default:
       return false;

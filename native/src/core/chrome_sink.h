@@ -3,7 +3,9 @@
 // per-CPU stack, so they nest by construction: a task's slice (sched_switch to sched_switch)
 // holds its syscalls; irq and softirq spans sit on top of whatever they interrupted. Closing a
 // span closes every span above it first; a syscall cut by a context switch is closed there and
-// reopened ("(cont.)") when its task runs again. Other events are instants on the CPU's track.
+// reopened ("read (cont.)") when its task runs again. Other events are instants on the CPU's
+// track. System calls are named (core/names.h: "read", "syscall 1023" for a number without a
+// name), interrupts by the statedump's IRQ names, tasks by the comm the trace gave them.
 //
 // Pods (NodeInfo::pod_names): a task whose pod is known is named with it on the CPU tracks,
 // "nginx 1234 (shop/web-1/nginx)", its slices carrying namespace, pod, container and pod_uid as
@@ -67,6 +69,7 @@ class ChromeSink : public MergeSink {
     int64_t start;
     int64_t tid;
     std::string args;  // JSON object members, without braces
+    int64_t id = -1;   // a syscall's number
   };
   struct Cpu {
     std::vector<Span> stack;
@@ -89,7 +92,7 @@ class ChromeSink : public MergeSink {
   struct Node {
     std::unordered_map<uint32_t, Cpu> cpus;
     std::unordered_map<int64_t, std::string> comm;
-    std::unordered_map<int64_t, int64_t> in_syscall;  // tid -> syscall id, while blocked in it
+    std::unordered_map<int64_t, int64_t> in_syscall;  // tid -> syscall number, while blocked in it
     std::unordered_map<uint32_t, std::string> irq_names;
     ThreadPods pods;
     std::map<std::string, uint32_t> pod_pids;  // pod uid (else namespace/pod) -> pid

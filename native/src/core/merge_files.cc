@@ -21,7 +21,7 @@ void replace_all(std::string &s, const std::string &from, const std::string &to)
 }  // namespace
 
 MergeResult merge_to_outputs(const std::vector<MergeInput> &inputs, const MergeOutputs &outputs,
-                             const MergeOptions &opts) {
+                             const MergeOptions &opts, const std::vector<MergeSink *> &observers) {
   const bool to_stdout = outputs.chrome_path == "-";
   const bool ctf = !outputs.ctf_dir.empty(), chrome = !outputs.chrome_path.empty() && !to_stdout;
   if (ctf || chrome) {
@@ -42,7 +42,7 @@ MergeResult merge_to_outputs(const std::vector<MergeInput> &inputs, const MergeO
                                                 outputs.force);
   std::unique_ptr<CtfSink> ctf_sink;
   std::unique_ptr<ChromeSink> chrome_sink;
-  std::vector<MergeSink *> sinks;
+  std::vector<MergeSink *> sinks = observers;
   if (ctf) sinks.push_back((ctf_sink = std::make_unique<CtfSink>(ctf_out->temp())).get());
   if (chrome || to_stdout)
     sinks.push_back(

@@ -19,8 +19,10 @@ struct MergeOutputs {
 
 // Throws std::invalid_argument when an output is, contains or lies inside an input (or the two
 // outputs overlap), SysError EEXIST for an existing non-empty output without force; else what
-// merge_traces throws, and then no output path has changed.
+// merge_traces throws, and then no output path has changed. `observers` are the caller's own
+// sinks that write nothing (core/name_stats.h), run beside the outputs'.
 MergeResult merge_to_outputs(const std::vector<MergeInput> &inputs, const MergeOutputs &outputs,
-                             const MergeOptions &opts);
+                             const MergeOptions &opts,
+                             const std::vector<MergeSink *> &observers = {});
 
 }  // namespace rwd

@@ -41,6 +41,18 @@ std::vector<Value> decode_fields(const EventDesc &d, const uint8_t *p, uint32_t 
   return out;
 }
 
+int64_t field_int(const RawEvent &ev, const std::vector<Value> &v, const char *name) {
+  for (size_t i = 0; i < ev.desc->fields.size() && i < v.size(); i++)
+    if (ev.desc->fields[i].name == name) return int64_t(v[i].num);
+  return -1;
+}
+
+std::string field_str(const RawEvent &ev, const std::vector<Value> &v, const char *name) {
+  for (size_t i = 0; i < ev.desc->fields.size() && i < v.size(); i++)
+    if (ev.desc->fields[i].name == name) return v[i].bytes;
+  return {};
+}
+
 void decode_fields_into(const EventDesc &d, const uint8_t *p, uint32_t size,
                         std::vector<Value> &out) {
   out.resize(d.fields.size());

@@ -67,6 +67,10 @@ std::vector<Value> decode_fields(const EventDesc &d, const uint8_t *payload, uin
 // The same into out, reusing its storage (the exporters decode every event).
 void decode_fields_into(const EventDesc &d, const uint8_t *payload, uint32_t size,
                         std::vector<Value> &out);
+// A decoded field by name, for the sinks that follow a few fields of a few events: as an integer
+// (-1 when the event has no such field), as a string ("" when none).
+int64_t field_int(const RawEvent &ev, const std::vector<Value> &v, const char *name);
+std::string field_str(const RawEvent &ev, const std::vector<Value> &v, const char *name);
 
 class StreamDecoder {
  public:

@@ -196,6 +196,21 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
     return sum;
   }
 
+  /**
+   * Snapshots the agents of `nodes` have served, once each has reached its `expected` count or
+   * after 30 s: an agent counts a snapshot when its stream has ended, which a loaded VM may do a
+   * moment after the controller has merged it.
+   */
+  async function agentSnapshotsSettled(nodes: number[], expected: number[]): Promise<number[]> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const counts = await Promise.all(nodes.map((i) => agentSnapshots(i)));
+      if (counts.every((n, k) => n >= (expected[k] as number)) || Date.now() > deadline)
+        return counts;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   const controller = (name: string) => cluster.startController(name, { REWIND_LOG_LEVEL: 'debug' });
   const stopControllers = () => cluster.stopControllers();
 
@@ -466,8 +481,8 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       expect(hosts.has(NODES[0])).toBe(true);
       expect(hosts.has(NODES[1])).toBe(true);
       expect(hosts.has(NODES[2])).toBe(false);
-      const after = await Promise.all(NODES.slice(0, 2).map((_, i) => agentSnapshots(i)));
-      expect(after).toEqual(before.slice(0, 2).map((n) => n + 1));
+      const expected = before.slice(0, 2).map((n) => n + 1);
+      expect(await agentSnapshotsSettled([0, 1], expected)).toEqual(expected);
     } finally {
       await cluster.startAgent(2);
     }
@@ -540,8 +555,8 @@ describe('rewind-controller end to end: three VM nodes and a real API server', (
       }),
     ];
     for (const n of names) expect((await waitFinal(n)).snapshot.status?.phase).toBe('Complete');
-    const after = await Promise.all(NODES.map((_, i) => agentSnapshots(i)));
-    after.forEach((n, i) => expect(n - (before[i] as number)).toBe(2));
+    const expected = before.map((n) => n + 2);
+    expect(await agentSnapshotsSettled([0, 1, 2], expected)).toEqual(expected);
     expect(
       (await a.metric('rewind_controller_leader')) + (await b.metric('rewind_controller_leader')),
     ).toBe(1);

@@ -16,6 +16,7 @@ say() { printf 'setup: %s\n' "$*"; }
 # Debian packages, each with the reason it is here.
 packages=(
 	build-essential python3 make g++ # the native addon (node-gyp) and the kernel module
+	linux-libc-dev # asm/unistd_64.h: the system call names' source (native/tools/gen-syscalls.js)
 	linux-image-amd64 linux-headers-amd64 kmod # the kernel the VMs boot, and its build tree
 	linux-source-6.1 # checkpatch.pl (kmod/checkpatch.sh)
 	qemu-system-x86 busybox-static cpio file xz-utils zstd # the VM harness

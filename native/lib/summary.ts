@@ -141,6 +141,10 @@ export interface NativeMergeResult {
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
+/** `{[key]: value}`, or nothing when value is undefined (an absent key, not an undefined one). */
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+
 /** Most first; ties by number, so the order is the same for the same trace. */
 function byCount<T extends { count: number }>(xs: T[], key: (x: T) => number): T[] {
   return [...xs].sort((a, b) => b.count - a.count || key(a) - key(b));
@@ -201,7 +205,7 @@ export function toSummary(r: NativeMergeResult): TraceSummary {
         lostEvents: sum(streams.map((s) => s.lostEventsInWindow)),
         lostPackets: sum(streams.map((s) => s.lostPackets)),
         damagedPackets: sum(streams.map((s) => s.damagedPackets)),
-        ...(namesOf(n) ? { names: namesOf(n) } : {}),
+        ...optional('names', namesOf(n)),
       };
     }),
     podEvents: sum(r.nodes.map((n) => n.pod_events)),

@@ -30,6 +30,49 @@ function gtestCounts(results) {
   return { passed: results.tests - failed - (results.disabled || 0), failed };
 }
 
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** The first `lines` lines of a failure message: trimmed, without colours, blanks or stack. */
+function firstLines(message, lines = 5) {
+  return String(message || '')
+    .replace(ANSI, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('at '))
+    .slice(0, lines);
+}
+
+/**
+ * What failed, as CI's record keeps it: the end of the output only. Each failed jest test
+ * (suite path relative to the repository, full name, the first lines of its message), each suite
+ * that could not run, each failed GoogleTest case.
+ */
+function failures(results, kind, root = process.cwd()) {
+  const found = [];
+  if (kind === 'jest') {
+    for (const suite of results.testResults || []) {
+      const file = path.relative(root, suite.name || '');
+      const failedTests = (suite.assertionResults || []).filter((t) => t.status === 'failed');
+      for (const t of failedTests)
+        found.push({ where: `${file} › ${t.fullName}`, why: firstLines(t.failureMessages?.[0]) });
+      if (failedTests.length === 0 && suite.status === 'failed')
+        found.push({ where: file, why: firstLines(suite.failureMessage || suite.message) });
+    }
+  } else {
+    for (const group of results.testsuites || []) {
+      for (const t of group.testsuite || []) {
+        if ((t.failures || []).length > 0)
+          found.push({
+            where: `${group.name}.${t.name}`,
+            why: firstLines(t.failures[0].failure),
+          });
+      }
+    }
+  }
+  return found;
+}
+
 /**
  * Adds up `expected`: [file, kind ('jest' | 'gtest'), exit status of the step that wrote it
  * (optional)]. Returns the counts, the files that were missing, and the files whose step failed
@@ -40,6 +83,7 @@ function summarize(dir, expected) {
   let failed = 0;
   const missing = [];
   const unexplained = [];
+  const failedTests = [];
   for (const [file, kind, status] of expected) {
     const results = readJson(path.join(dir, file));
     if (!results) {
@@ -50,20 +94,25 @@ function summarize(dir, expected) {
     const c = kind === 'jest' ? jestCounts(results) : gtestCounts(results);
     passed += c.passed;
     failed += c.failed;
+    failedTests.push(...failures(results, kind));
     if (status !== undefined && status !== '0' && c.failed === 0) {
       unexplained.push({ file, status });
       failed += 1;
     }
   }
-  return { passed, failed, missing, unexplained };
+  return { passed, failed, missing, unexplained, failedTests };
 }
 
-module.exports = { summarize, jestCounts, gtestCounts };
+module.exports = { summarize, jestCounts, gtestCounts, failures };
 
 if (require.main === module) {
   const dir = process.argv[2] || 'test-output';
   const expected = process.argv.slice(3).map((spec) => spec.split(':'));
-  const { passed, failed, missing, unexplained } = summarize(dir, expected);
+  const { passed, failed, missing, unexplained, failedTests } = summarize(dir, expected);
+  for (const { where, why } of failedTests) {
+    console.log(`failed: ${where}`);
+    for (const line of why) console.log(`    ${line.slice(0, 300)}`);
+  }
   for (const file of missing)
     console.log(`missing results: ${path.join(dir, file)} (that step failed)`);
   for (const { file, status } of unexplained)

@@ -15,6 +15,7 @@ const { summarize } = require('./summary.js') as {
     failed: number;
     missing: string[];
     unexplained: { file: string; status: string }[];
+    failedTests: { where: string; why: string[] }[];
   };
 };
 
@@ -40,7 +41,7 @@ describe('summarize', () => {
         ['jest-vm.json', 'jest', '1'],
         ['jest-host.json', 'jest', '0'],
       ]),
-    ).toEqual({ passed: 350, failed: 4, missing: [], unexplained: [] });
+    ).toEqual({ passed: 350, failed: 4, missing: [], unexplained: [], failedTests: [] });
   });
 
   it('counts a lane that wrote no results (it crashed, or never ran) as a failure', () => {
@@ -49,7 +50,13 @@ describe('summarize', () => {
         ['jest-vm.json', 'jest'],
         ['absent.json', 'jest', '1'],
       ]),
-    ).toEqual({ passed: 40, failed: 4, missing: ['absent.json'], unexplained: [] });
+    ).toEqual({
+      passed: 40,
+      failed: 4,
+      missing: ['absent.json'],
+      unexplained: [],
+      failedTests: [],
+    });
   });
 
   it('counts a step that failed with clean results (jest found no tests) as one failure', () => {
@@ -63,6 +70,7 @@ describe('summarize', () => {
       failed: 1,
       missing: [],
       unexplained: [{ file: 'jest-host.json', status: '1' }],
+      failedTests: [],
     });
   });
 });
@@ -90,6 +98,90 @@ describe('the summary command', () => {
       `missing results: ${join(dir, 'jest-vm.json')} (that step failed)\n` +
         `${join(dir, 'jest-host.json')}: its step exited 1 with no failure recorded\n` +
         '10 passed, 2 failed\n',
+    );
+    expect(r.status).toBe(1);
+  });
+});
+
+describe('the summary of what failed', () => {
+  // CI keeps only the end of the output: the failed tests are named there, with the first lines
+  // of their messages, whichever lane's scrolling output held them.
+  const summary = join(__dirname, 'summary.js');
+  const dir = mkdtempSync(join(tmpdir(), 'rewind-summary-failed-'));
+  const root = join(__dirname, '..');
+  writeFileSync(
+    join(dir, 'jest-vm.json'),
+    JSON.stringify({
+      numPassedTests: 5,
+      numFailedTests: 1,
+      numRuntimeErrorTestSuites: 1,
+      testResults: [
+        {
+          name: join(root, 'test/kmod/fuzz-abi.test.ts'),
+          status: 'failed',
+          assertionResults: [
+            { status: 'passed', fullName: 'rewind.ko boots' },
+            {
+              status: 'failed',
+              fullName: 'rewind.ko under the structured fuzz reaches every handler',
+              failureMessages: [
+                '\u001b[31mError: VM vm1: `fuzz-abi stopped` exited 139\u001b[39m\n\nstdout:\n  \nstderr:\nSegmentation fault\n    at Vm.run (test/vm/vm.ts:327:13)',
+              ],
+            },
+          ],
+        },
+        {
+          name: join(root, 'test/controller/e2e-vm.test.ts'),
+          status: 'failed',
+          message: 'Test suite failed to run\n\n  Cannot find module ./cluster',
+          assertionResults: [],
+        },
+        { name: join(root, 'test/vm/vm.test.ts'), status: 'passed', assertionResults: [] },
+      ],
+    }),
+  );
+  writeFileSync(
+    join(dir, 'gtest.json'),
+    JSON.stringify({
+      tests: 2,
+      failures: 1,
+      testsuites: [
+        {
+          name: 'Merge',
+          testsuite: [
+            { name: 'Orders', failures: [] },
+            {
+              name: 'Overlaps',
+              failures: [{ failure: 'merge_test.cc:40\nExpected: 1\n  Which is: 2' }],
+            },
+          ],
+        },
+      ],
+    }),
+  );
+
+  it('lists each failed test and suite, with its first lines, before the closing line', () => {
+    const r = spawnSync('node', [summary, dir, 'jest-vm.json:jest:1', 'gtest.json:gtest:1'], {
+      encoding: 'utf8',
+      cwd: root,
+    });
+    expect(r.stdout).toBe(
+      [
+        'failed: test/kmod/fuzz-abi.test.ts › rewind.ko under the structured fuzz reaches every handler',
+        '    Error: VM vm1: `fuzz-abi stopped` exited 139',
+        '    stdout:',
+        '    stderr:',
+        '    Segmentation fault',
+        'failed: test/controller/e2e-vm.test.ts',
+        '    Test suite failed to run',
+        '    Cannot find module ./cluster',
+        'failed: Merge.Overlaps',
+        '    merge_test.cc:40',
+        '    Expected: 1',
+        '    Which is: 2',
+        '6 passed, 3 failed',
+        '',
+      ].join('\n'),
     );
     expect(r.status).toBe(1);
   });

@@ -83,8 +83,7 @@ static int rw_fd;
 static __u32 want_state;
 static __u32 nr_cpus;
 static __u64 stride;
-static unsigned char *big;	/* a snapshot-sized buffer */
-static size_t big_len;
+static size_t big_len;	/* a snapshot's size when the phase began */
 static volatile int stop_snapshots;
 
 static uint64_t rnd(uint64_t *s)
@@ -97,11 +96,36 @@ static uint64_t rnd(uint64_t *s)
 	return *s = x;
 }
 
+/*
+ * Where the kernel writes a snapshot or the metadata: big_len bytes, one
+ * more for the unaligned address, CANARY bytes the kernel must leave alone
+ * (it never writes past the length it is given), then a PROT_NONE guard.
+ * A length larger than the buffer is a lie the kernel may believe: its
+ * writes then fault in the guard (EFAULT) instead of running into whatever
+ * memory follows (the loader's data, once, in a CI run).
+ */
+#define CANARY 64
+
+struct out_buf {
+	unsigned char *p;
+	size_t cap;	/* writable bytes before the guard */
+};
+
+static void out_buf_map(struct out_buf *b)
+{
+	b->cap = (big_len + 1 + CANARY + page - 1) / page * page;
+	b->p = mmap(NULL, b->cap + page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->p == MAP_FAILED || mprotect(b->p + b->cap, page, PROT_NONE))
+		die("mmap");
+}
+
 /* Per thread: a page for the argument, then a PROT_NONE guard page. */
 struct worker {
 	uint64_t rng;
 	unsigned char *pair;
 	unsigned char *ro_page;	/* read-only, holds a plausible struct */
+	struct out_buf out;	/* this thread's alone: its canary is its own */
 	int ro_fd;
 	unsigned long calls;
 	struct tally t;
@@ -132,7 +156,7 @@ static __u64 out_addr(struct worker *w)
 	case 4:
 		return (uintptr_t)(w->pair + page - 16);	/* straddles */
 	default:
-		return (uintptr_t)big + (rnd(&w->rng) % 4 ? 0 : 1);
+		return (uintptr_t)w->out.p + (rnd(&w->rng) % 4 ? 0 : 1);
 	}
 }
 
@@ -140,7 +164,7 @@ static __u64 out_len(struct worker *w)
 {
 	return PICK(&w->rng, 0, 1, 67, 68, 4096, stride, big_len, big_len,
 		    big_len, big_len + 1, 1ull << 62, ~0ull,
-		    ~0ull - (uintptr_t)big + 2);	/* addr + len wraps */
+		    ~0ull - (uintptr_t)w->out.p + 2);	/* addr + len wraps */
 }
 
 static __u32 cpu_arg(struct worker *w)
@@ -290,6 +314,49 @@ static void *arg_ptr(struct worker *w, unsigned char *a, size_t n)
 	}
 }
 
+/*
+ * Sets the canary after the buffer a GET_METADATA or SNAPSHOT_CPU argument
+ * names, when that buffer is this thread's and leaves room for it; returns
+ * where it is, or NULL.
+ */
+static unsigned char *set_canary(struct worker *w, size_t c,
+				 const unsigned char *a)
+{
+	__u64 addr, len, start = (uintptr_t)w->out.p;
+
+	if (cmds[c].cmd == REWIND_IOC_GET_METADATA) {
+		const struct rewind_metadata *md = (const void *)a;
+
+		addr = md->addr;
+		len = md->len;
+	} else if (cmds[c].cmd == REWIND_IOC_SNAPSHOT_CPU) {
+		const struct rewind_snapshot *r = (const void *)a;
+
+		addr = r->addr;
+		len = r->len;
+	} else {
+		return NULL;
+	}
+	if (addr < start || addr - start > 1 ||
+	    len > w->out.cap - CANARY - (addr - start))
+		return NULL;
+	memset(w->out.p + (addr - start) + len, 0xa5, CANARY);
+	return w->out.p + (addr - start) + len;
+}
+
+static void check_canary(const unsigned char *canary, size_t c)
+{
+	size_t i;
+
+	for (i = 0; canary && i < CANARY; i++) {
+		if (canary[i] != 0xa5) {
+			fprintf(stderr, "fuzz-abi: %s wrote past the length "
+				"it was given\n", cmds[c].name);
+			exit(1);
+		}
+	}
+}
+
 static __u32 dev_state(void)
 {
 	struct rewind_info info = { 0 };
@@ -321,6 +388,7 @@ static void one_call(struct worker *w)
 	int fd = which == RW ? rw_fd : w->ro_fd;
 	unsigned long cmd = cmds[c].cmd;
 	size_t n = _IOC_SIZE(cmd);
+	unsigned char *canary;
 	int err;
 
 	if (!fill(w, c, a))
@@ -339,7 +407,9 @@ static void one_call(struct worker *w)
 		return;
 	}
 	w->calls++;
+	canary = set_canary(w, c, a);
 	err = ioctl(fd, cmd, n ? arg_ptr(w, a, n) : NULL) < 0 ? errno : 0;
+	check_canary(canary, c);
 	if (err > MAX_ERRNO)
 		err = MAX_ERRNO;
 	w->t.errs[c][which][err]++;
@@ -387,6 +457,7 @@ static void *fuzz_thread(void *p)
 	if (w->pair == MAP_FAILED || w->ro_page == MAP_FAILED ||
 	    mprotect(w->pair + page, page, PROT_NONE))
 		die("mmap");
+	out_buf_map(&w->out);
 	w->ro_fd = dev_open(false);
 	while (w->calls < r->calls)
 		one_call(w);
@@ -394,6 +465,7 @@ static void *fuzz_thread(void *p)
 	add_tally(&w->t);
 	munmap(w->pair, 2 * page);
 	munmap(w->ro_page, page);
+	munmap(w->out.p, w->out.cap + page);
 	free(w);
 	return NULL;
 }
@@ -402,7 +474,9 @@ static void *fuzz_thread(void *p)
 static void *snapshot_thread(void *p)
 {
 	unsigned long *n = p;
+	struct out_buf buf;
 
+	out_buf_map(&buf);
 	while (!stop_snapshots) {
 		struct rewind_prepare prep = { .flags = 0 };
 		__u32 cpu;
@@ -411,7 +485,7 @@ static void *snapshot_thread(void *p)
 			continue;
 		for (cpu = 0; cpu < nr_cpus; cpu++) {
 			struct rewind_snapshot req = {
-				.cpu = cpu, .addr = (uintptr_t)big,
+				.cpu = cpu, .addr = (uintptr_t)buf.p,
 				.len = big_len,
 			};
 
@@ -420,6 +494,7 @@ static void *snapshot_thread(void *p)
 		}
 		usleep(1000);	/* leave the fuzzing thread some of a TCG guest */
 	}
+	munmap(buf.p, buf.cap + page);
 	return NULL;
 }
 
@@ -496,10 +571,6 @@ static int cmd_fuzz(const char *phase, unsigned long calls, uint64_t seed,
 	nr_cpus = info.nr_cpu_ids;
 	stride = info.mmap_stride;
 	big_len = stride ? stride : 1 << 20;
-	big = mmap(NULL, big_len + page, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (big == MAP_FAILED)
-		die("mmap");
 	if (snapshotting && pthread_create(&snap, NULL, snapshot_thread,
 					   &snapshots))
 		die("pthread_create");

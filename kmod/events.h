@@ -30,6 +30,7 @@ struct rewind_str {
 #define RW_CTYPE_IP4 __be32
 #define RW_CTYPE_IP6 const u8 *
 #define RW_CTYPE_STR struct rewind_str
+#define RW_CTYPE_SYSCALL s16
 
 static __always_inline char *rw_put_U8(char *p, u8 v)
 {
@@ -57,6 +58,7 @@ static __always_inline char *rw_put_U64(char *p, u64 v)
 
 #define rw_put_S8(p, v) rw_put_U8(p, (u8)(v))
 #define rw_put_S16(p, v) rw_put_U16(p, (u16)(v))
+#define rw_put_SYSCALL(p, v) rw_put_S16(p, v)
 #define rw_put_S32(p, v) rw_put_U32(p, (u32)(v))
 #define rw_put_S64(p, v) rw_put_U64(p, (u64)(v))
 #define rw_put_X64(p, v) rw_put_U64(p, v)
@@ -96,6 +98,7 @@ static __always_inline char *rw_put_STR(char *p, struct rewind_str v)
 #define RW_SIZE_U64(v) 8
 #define RW_SIZE_S8(v) 1
 #define RW_SIZE_S16(v) 2
+#define RW_SIZE_SYSCALL(v) 2
 #define RW_SIZE_S32(v) 4
 #define RW_SIZE_S64(v) 8
 #define RW_SIZE_X64(v) 8

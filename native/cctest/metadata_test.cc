@@ -27,6 +27,34 @@ TEST(EventTable, FollowsTheFormatHeader) {
   EXPECT_FALSE(field_type_info(FieldType::STR).is_signed);
   EXPECT_TRUE(field_type_info(FieldType::IP6).is_bytes);
   EXPECT_TRUE(field_type_info(FieldType::X64).hex);
+  // sys_enter's id: an enumeration of the system call names over an int16_t.
+  const FieldTypeInfo &sc = field_type_info(FieldType::SYSCALL);
+  EXPECT_EQ(sc.enum_container, "int16_t");
+  EXPECT_TRUE(sc.is_signed);
+  EXPECT_EQ(sc.element_size, 2u);
+  EXPECT_EQ(field_type_info(FieldType::S16).enum_container, "");
+  EXPECT_EQ(t[REWIND_EV_SYS_ENTER].fields[0].type, FieldType::SYSCALL);
+}
+
+TEST(Metadata, NamesSystemCallsInAnEnumeration) {
+  const std::string text = generate_metadata(rwd_test::test_meta("h"));
+  const size_t alias = text.find("typealias enum : int16_t {");
+  ASSERT_NE(alias, std::string::npos);
+  const size_t end = text.find("} := syscall_id_t;", alias);
+  ASSERT_NE(end, std::string::npos);
+  const std::string mappings = text.substr(alias, end - alias);
+  EXPECT_NE(mappings.find("\t\"read\" = 0,\n"), std::string::npos);
+  EXPECT_NE(mappings.find("\t\"getppid\" = 110,\n"), std::string::npos);
+  EXPECT_NE(mappings.find("\t\"openat\" = 257,\n"), std::string::npos);
+  EXPECT_NE(text.find("syscall_id_t id;"), std::string::npos);
+  // A version 3 trace declared the id a plain int16_t: the same bytes, still read.
+  std::string v3 = text;
+  v3.replace(v3.find("syscall_id_t id;"), 16, "int16_t id;");
+  EXPECT_EQ(parse_metadata("v3", v3).hostname(), "h");
+  // Any other type is refused.
+  std::string other = text;
+  other.replace(other.find("syscall_id_t id;"), 16, "int32_t id;");
+  EXPECT_THROW(parse_metadata("other", other), DecodeError);
 }
 
 TEST(Metadata, GeneratedTextParsesBack) {

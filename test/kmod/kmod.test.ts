@@ -119,9 +119,10 @@ describe('rewind.ko', () => {
       `grep -cE 'sched_switch: .*(prev|next)_tid = ${pid},' /tmp/mixed.txt || true`,
     );
     expect(Number(sw.trim())).toBeGreaterThan(0);
-    // getppid's syscall number, a TCP segment's ports, the host name from the configuration.
+    // getppid's system call, by number and by the name the metadata's enumeration gives it, a
+    // TCP segment's ports, the host name from the configuration.
     const getppid = await v.run(
-      `grep -c 'sys_enter: .*{ id = ${GETPPID_X86_64} }' /tmp/mixed.txt || true`,
+      `grep -c 'sys_enter: .*{ id = ( "getppid" : container = ${GETPPID_X86_64} ) }' /tmp/mixed.txt || true`,
     );
     expect(Number(getppid.trim())).toBeGreaterThanOrEqual(100);
     expect(await v.run(`grep -c 'sys_exit: .*{ ret = 4 }' /tmp/mixed.txt || true`)).not.toBe('0\n');

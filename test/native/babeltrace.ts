@@ -22,7 +22,11 @@ export interface BtResult {
   events: BtEvent[];
 }
 
-/** Parses one payload `{ a = 1, b = "x", c = [ [0] = 1, [1] = 2 ] }` (without the braces). */
+/**
+ * Parses one payload `{ a = 1, b = "x", c = [ [0] = 1, [1] = 2 ] }` (without the braces). An
+ * enumeration, `( "read" : container = 0 )` or `( <unknown> : container = 999 )`, gives its
+ * integer, as the decoder does (enumLabels gives the names).
+ */
 export function parsePayload(text: string): BtEvent['fields'] {
   const out: BtEvent['fields'] = {};
   let i = 0;
@@ -31,6 +35,12 @@ export function parsePayload(text: string): BtEvent['fields'] {
   };
   const scalar = (): string | bigint => {
     ws();
+    if (text[i] === '(') {
+      const m = ENUM_VALUE.exec(text.slice(i));
+      if (!m) throw new Error(`babeltrace2 output: bad enumeration at "${text.slice(i, i + 40)}"`);
+      i += m[0].length;
+      return BigInt(m[2] as string);
+    }
     if (text[i] === '"') {
       let s = '';
       for (i++; i < text.length && text[i] !== '"'; i++) {
@@ -75,6 +85,18 @@ export function parsePayload(text: string): BtEvent['fields'] {
     }
     ws();
     if (text[i] === ',') i++;
+  }
+  return out;
+}
+
+const ENUM_VALUE = /^\( (?:"([^"]*)"|<unknown>) : container = (-?\d+) \)/;
+
+/** The enumeration values of a babeltrace2 text line: field name → [label or undefined, number]. */
+export function enumLabels(line: string): Record<string, [string | undefined, bigint]> {
+  const out: Record<string, [string | undefined, bigint]> = {};
+  for (const m of line.matchAll(/(\w+) = (\( (?:"[^"]*"|<unknown>) : container = -?\d+ \))/g)) {
+    const v = ENUM_VALUE.exec(m[2] as string) as RegExpExecArray;
+    out[m[1] as string] = [v[1], BigInt(v[2] as string)];
   }
   return out;
 }

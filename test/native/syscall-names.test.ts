@@ -1,5 +1,6 @@
 /**
- * The x86-64 system call names the native core ships (native/src/core/syscall_table_x86_64.h)
+ * The x86-64 system call names the native core ships (kmod/include/rewind/syscalls.h, which
+ * the module's metadata also declares as a CTF enumeration)
  * are the kernel's own: regenerated from the asm/unistd_64.h installed here (Debian's
  * linux-libc-dev) by native/tools/gen-syscalls.js, they come out the same. A kernel that adds
  * system calls makes this fail until the table is regenerated.

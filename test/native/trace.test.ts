@@ -19,7 +19,7 @@ import {
   writeTrace,
   type WriteEvent,
 } from '../../native/index';
-import { asBt, babeltrace, canonical, normalize } from './babeltrace';
+import { asBt, babeltrace, canonical, enumLabels, normalize } from './babeltrace';
 import { everyEvent, removeTempDirs, schedStory, tempDir } from './fixtures';
 
 afterAll(removeTempDirs);
@@ -66,6 +66,33 @@ describe('the userspace writer, judged by babeltrace2', () => {
     expect(bt.code).toBe(0);
     expect(bt.events).toHaveLength(events.length);
     expect(canonical(bt.events)).toEqual(canonical(expected(events, 'writer-node')));
+  });
+
+  it('names system calls in the CTF itself: babeltrace2 prints sys_enter ids with their names', async () => {
+    // The kernel's numbering (asm/unistd_64.h); one past the table, and the -1 the module writes
+    // for a number beyond int16, have none.
+    const ids = [0, 110, 257, 449, 1000, -1];
+    const named = join(tempDir('syscall-enum'), 'trace');
+    await writeTrace(
+      named,
+      { hostname: 'n' },
+      ids.map((id, k) => ({ cpu: 0, name: 'sys_enter', timestamp: BigInt(k + 1), fields: { id } })),
+    );
+    const out = spawnSync('babeltrace2', [named], { encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    expect(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => enumLabels(l).id),
+    ).toEqual([
+      ['read', 0n],
+      ['getppid', 110n],
+      ['openat', 257n],
+      ['futex_waitv', 449n],
+      [undefined, 1000n],
+      [undefined, -1n],
+    ]);
   });
 
   it('decodes to exactly what babeltrace2 prints, in its order', async () => {

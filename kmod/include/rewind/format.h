@@ -39,7 +39,7 @@ typedef uint64_t rw_u64;
  *    module; a version of its own all the same, because decoders accept only
  *    metadata whose event list is exactly this table.
  */
-#define REWIND_FORMAT_VERSION	3
+#define REWIND_FORMAT_VERSION	4
 
 /*
  * A trace on disk is a directory: the TSDL text in REWIND_TRACE_METADATA and
@@ -92,11 +92,16 @@ struct rewind_packet_header {
 #define REWIND_HDR_COMPACT	4u
 #define REWIND_HDR_EXTENDED	13u
 
+#include "syscalls.h"
+
 /* ---- Field types -------------------------------------------------------- */
 
 /*
  * REWIND_FIELD_TYPES(X): X(TYPE, bytes, TSDL type name, TSDL suffix)
- * bytes == 0 means a NUL-terminated string (CTF "string").
+ * bytes == 0 means a NUL-terminated string (CTF "string"). SYSCALL is an
+ * int16_t that the metadata declares a CTF enumeration of the x86-64 system
+ * call names (syscalls.h), so babeltrace2 and Trace Compass print the name
+ * beside the number; its bytes are an int16_t's.
  */
 #define REWIND_FIELD_TYPES(X)				\
 	X(U8, 1, "uint8_t", "")				\
@@ -112,7 +117,8 @@ struct rewind_packet_header {
 	X(BE32, 4, "be32_t", "")			\
 	X(IP4, 4, "ip4_t", "")				\
 	X(IP6, 16, "uint8_t", "[16]")			\
-	X(STR, 0, "string", "")
+	X(STR, 0, "string", "")				\
+	X(SYSCALL, 2, "syscall_id_t", "")
 
 enum rewind_field_type {
 #define REWIND_X_FT_ENUM(T, B, N, S) REWIND_FT_##T,
@@ -163,7 +169,7 @@ enum rewind_field_size { REWIND_FIELD_TYPES(REWIND_X_FT_SIZE) };
 	EV(SCHED_WAKEUP_NEW, sched_wakeup_new, 3)			\
 		F(S32, tid) F(U8, prio) F(U16, target_cpu) END()	\
 	EV(SYS_ENTER, sys_enter, 4)					\
-		F(S16, id) END()					\
+		F(SYSCALL, id) END()					\
 	EV(SYS_EXIT, sys_exit, 5)					\
 		F(S16, ret) END()					\
 	EV(SYS_EXIT_WIDE, sys_exit_wide, 6)				\
@@ -282,7 +288,13 @@ struct rewind_desc {
 	"typealias integer { size = 64; align = 8; signed = false; base = 16; } := uint64_hex_t;\n" \
 	"typealias integer { size = 16; align = 8; signed = false; byte_order = be; } := be16_t;\n" \
 	"typealias integer { size = 32; align = 8; signed = false; byte_order = be; } := be32_t;\n" \
-	"typealias integer { size = 32; align = 8; signed = false; byte_order = be; base = 16; } := ip4_t;\n"
+	"typealias integer { size = 32; align = 8; signed = false; byte_order = be; base = 16; } := ip4_t;\n" \
+	"typealias enum : int16_t {\n"					\
+	REWIND_SYSCALLS(REWIND_TSDL_SYSCALL)					\
+	"} := syscall_id_t;\n"
+
+/* One mapping of the syscall_id_t enumeration: "name" = number. */
+#define REWIND_TSDL_SYSCALL(nr, name) "\t\"" #name "\" = " #nr ",\n"
 
 /* Needs uint27/uint64_clock_monotonic_t, declared after the clock block. */
 #define REWIND_TSDL_STREAM						\
@@ -328,6 +340,7 @@ struct rewind_desc {
 #define REWIND_TSDL_T_IP4 "ip4_t"
 #define REWIND_TSDL_T_IP6 "uint8_t"
 #define REWIND_TSDL_T_STR "string"
+#define REWIND_TSDL_T_SYSCALL "syscall_id_t"
 #define REWIND_TSDL_S_U8 ""
 #define REWIND_TSDL_S_U16 ""
 #define REWIND_TSDL_S_U32 ""
@@ -342,6 +355,7 @@ struct rewind_desc {
 #define REWIND_TSDL_S_IP4 ""
 #define REWIND_TSDL_S_IP6 "[16]"
 #define REWIND_TSDL_S_STR ""
+#define REWIND_TSDL_S_SYSCALL ""
 
 /* Every event declaration, as one string literal. */
 #define REWIND_TSDL_EVENTS \

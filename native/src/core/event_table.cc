@@ -25,15 +25,33 @@ const RawType kRawTypes[] = {
 static_assert(sizeof(kRawTypes) / sizeof(kRawTypes[0]) == REWIND_FT_COUNT,
               "one entry per format field type");
 
-// Signedness, byte order and base come from the TSDL type aliases of the format header, the
-// same text the metadata carries, so the decoder cannot disagree with what babeltrace2 reads.
-std::string alias_attribute(std::string_view alias, std::string_view key) {
+// The declaration of a TSDL type alias of the format header, up to its ":=", or "".
+std::string_view alias_declaration(std::string_view alias) {
   const std::string_view all = REWIND_TSDL_TYPEALIASES;
   const std::string needle = std::string(":= ") + std::string(alias) + ";";
   const size_t at = all.find(needle);
   if (at == std::string_view::npos) return {};
   const size_t line = all.rfind("typealias", at);
-  const std::string_view decl = all.substr(line, at - line);
+  return all.substr(line, at - line);
+}
+
+// The integer alias an enumeration alias is declared over ("typealias enum : int16_t {"), or "".
+std::string enum_container(std::string_view alias) {
+  constexpr std::string_view kEnum = "typealias enum : ";
+  const std::string_view decl = alias_declaration(alias);
+  if (decl.substr(0, kEnum.size()) != kEnum) return {};
+  const std::string_view rest = decl.substr(kEnum.size());
+  return std::string(rest.substr(0, rest.find_first_of(" {")));
+}
+
+// Signedness, byte order and base come from the TSDL type aliases of the format header, the
+// same text the metadata carries, so the decoder cannot disagree with what babeltrace2 reads.
+// An enumeration has its container's.
+std::string alias_attribute(std::string_view alias, std::string_view key) {
+  const std::string container = enum_container(alias);
+  if (!container.empty()) return alias_attribute(container, key);
+  const std::string_view decl = alias_declaration(alias);
+  if (decl.empty()) return {};
   const size_t k = decl.find(std::string(key) + " = ");
   if (k == std::string_view::npos) return {};
   const size_t v = k + key.size() + 3;
@@ -54,9 +72,10 @@ std::vector<FieldTypeInfo> build_types() {
     t.big_endian = alias_attribute(r.tsdl_type, "byte_order") == "be";
     t.hex = alias_attribute(r.tsdl_type, "base") == "16";
     t.is_bytes = r.tsdl_suffix[0] != '\0';
+    t.enum_container = enum_container(r.tsdl_type);
     if (r.size != 0) {
       const uint32_t bits = std::stoul(alias_attribute(r.tsdl_type, "size"));
-      const uint32_t count = t.is_bytes ? std::stoul(std::string(r.tsdl_suffix + 1)) : 1;
+      const uint32_t count = t.is_bytes ? std::stoul(std::string(r.tsdl_suffix).substr(1)) : 1;
       if (bits * count != r.size * 8)
         throw std::logic_error(std::string("format.h: size of ") + r.name + " disagrees with TSDL");
       t.element_size = bits / 8;

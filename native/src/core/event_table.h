@@ -30,6 +30,10 @@ struct FieldTypeInfo {
   bool hex;               // printed in base 16
   bool is_bytes;          // a byte array (printed as an array)
   uint32_t element_size;  // bytes of one integer (of the array for is_bytes)
+  // For an enumeration (the TSDL alias is "typealias enum : <container> { ... }"): its integer
+  // container's alias, whose attributes it has; metadata declaring the field with the container
+  // instead reads the same (version 3 traces: sys_enter's id was a plain int16_t). Else "".
+  std::string enum_container;
 };
 
 const FieldTypeInfo &field_type_info(FieldType t);

@@ -418,7 +418,8 @@ class Parser {
       bool same = d->fields.size() == e.fields.size();
       for (size_t i = 0; same && i < e.fields.size(); i++) {
         const FieldTypeInfo &ti = field_type_info(d->fields[i].type);
-        same = e.fields[i].name == d->fields[i].name && e.fields[i].type == ti.tsdl_type &&
+        same = e.fields[i].name == d->fields[i].name &&
+               (e.fields[i].type == ti.tsdl_type || e.fields[i].type == ti.enum_container) &&
                e.fields[i].suffix == ti.tsdl_suffix;
       }
       if (!same)

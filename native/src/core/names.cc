@@ -13,10 +13,11 @@ struct SyscallEntry {
   const char *name;
 };
 
+// The list the module's metadata names sys_enter's id with (rewind/syscalls.h).
 constexpr SyscallEntry kSyscalls[] = {
-#define REWIND_SYSCALL(nr, name) {nr, #name},
-#include "core/syscall_table_x86_64.h"
-#undef REWIND_SYSCALL
+#define RWD_X_SYSCALL(nr, name) {nr, #name},
+    REWIND_SYSCALLS(RWD_X_SYSCALL)
+#undef RWD_X_SYSCALL
 };
 
 // By number; the numbers are dense (x86-64 has a few holes, left null).

@@ -1,5 +1,5 @@
 // Names people read instead of numbers: x86-64 system calls (the kernel's own numbering, shipped
-// as core/syscall_table_x86_64.h: native/tools/gen-syscalls.js says where it comes from) and the
+// as rewind/syscalls.h: native/tools/gen-syscalls.js says where it comes from) and the
 // kernel's softirq vectors. IRQ and thread names are not fixed: they come from each trace's
 // statedump and its fork, exec and rename events (core/name_stats.h, core/chrome_sink.h).
 #pragma once

@@ -6,6 +6,10 @@
  *   rewind-trace merge OUT DIR...                  unified trace directory (babeltrace2 OUT)
  *   rewind-trace export --format chrome OUT.json DIR...   Chrome Trace Event JSON (Perfetto UI)
  *
+ * The Chrome JSON's times are Unix-epoch microseconds, so two exports line up; viewers that read
+ * them as doubles (Perfetto) keep them to about 0.25 us. `--relative-time` counts from the first
+ * event instead, exact to the nanosecond in any viewer.
+ *
  * `--correction KEY=NS` (repeatable) adds NS nanoseconds to one node's clock (its events move NS
  * later; a negative NS moves them earlier); KEY is an input as typed or a node name. `--node
  * DIR=NAME` (repeatable) names one input's node (default: its env.hostname), the name the unified
@@ -275,6 +279,12 @@ export function buildProgram(
       .option('--to <time>', 'keep events up to this time (the same forms)', parseWhen)
       .option('--strict', 'the first damaged packet is an error (default: skip it and warn)')
       .option('--force', 'replace an existing, non-empty output (it is never mixed into)');
+  const relativeTime = () =>
+    new Option(
+      '--relative-time',
+      'Chrome JSON times from the first event (exact in any viewer) instead of the Unix epoch ' +
+        '(exports line up; viewers keep about 0.25 us)',
+    );
   const warn = (s: TraceSummary, w: Window) => {
     for (const line of warningsOf(s, w)) err(`rewind-trace: ${line}\n`);
   };
@@ -325,12 +335,13 @@ export function buildProgram(
       )
       .argument('<dir...>', 'trace directories, one per node (or directories of traces)')
       .option('--chrome <file>', "also write Chrome Trace Event JSON ('-': standard output)")
+      .addOption(relativeTime())
       .option('--summary <file>', "also write the summary as JSON ('-': standard output)"),
   ).action(
     async (
       outDir: string,
       dirs: string[],
-      o: WindowOptions & { chrome?: string; summary?: string },
+      o: WindowOptions & { chrome?: string; summary?: string; relativeTime?: boolean },
     ) => {
       if (o.chrome === '-' && o.summary === '-')
         throw new UsageError('--chrome - and --summary - would both write to standard output');
@@ -340,6 +351,7 @@ export function buildProgram(
       const s = await mergeTraces(i.inputs, {
         out: outDir,
         chrome: o.chrome,
+        chromeRelativeTime: o.relativeTime,
         strict: o.strict,
         force: o.force,
         correctionByNode: i.correctionByNode,
@@ -362,23 +374,31 @@ export function buildProgram(
       .addOption(
         new Option('--format <format>', 'output format').choices(['chrome']).makeOptionMandatory(),
       )
+      .addOption(relativeTime())
       .argument('<out>', "output file ('-': standard output); written whole or not at all")
       .argument('<dir...>', 'trace directories'),
-  ).action(async (outFile: string, dirs: string[], o: WindowOptions & { format: string }) => {
-    const i = inputsOf(dirs, o);
-    const w = await windowOf(i, o);
-    const s = await exportChrome(i.inputs, outFile, {
-      strict: o.strict,
-      force: o.force,
-      correctionByNode: i.correctionByNode,
-      ...w,
-    });
-    warn(s, w);
-    const where = outFile === '-' ? 'standard output' : outFile;
-    (outFile === '-' ? err : out)(
-      `exported ${s.events} events of ${s.nodes.length} node(s) to ${where} (${o.format})\n`,
-    );
-  });
+  ).action(
+    async (
+      outFile: string,
+      dirs: string[],
+      o: WindowOptions & { format: string; relativeTime?: boolean },
+    ) => {
+      const i = inputsOf(dirs, o);
+      const w = await windowOf(i, o);
+      const s = await exportChrome(i.inputs, outFile, {
+        chromeRelativeTime: o.relativeTime,
+        strict: o.strict,
+        force: o.force,
+        correctionByNode: i.correctionByNode,
+        ...w,
+      });
+      warn(s, w);
+      const where = outFile === '-' ? 'standard output' : outFile;
+      (outFile === '-' ? err : out)(
+        `exported ${s.events} events of ${s.nodes.length} node(s) to ${where} (${o.format})\n`,
+      );
+    },
+  );
   return program;
 }
 

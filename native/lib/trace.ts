@@ -176,6 +176,12 @@ export interface MergeOptions {
   out?: string;
   /** Output (b): Chrome Trace Event JSON file; '-' is standard output. */
   chrome?: string;
+  /**
+   * The Chrome JSON's times count from the first event instead of the Unix epoch: exact in
+   * viewers that hold times as doubles (Perfetto keeps a Unix-epoch time to 256 ns), but two
+   * exports no longer line up. Its `otherData` gives the first event's Unix-epoch time.
+   */
+  chromeRelativeTime?: boolean;
   /** Replace existing, non-empty outputs (the old one is removed only once the new one is in). */
   force?: boolean;
   strict?: boolean;
@@ -201,6 +207,7 @@ const mergeOptions = z
     podNames: podNamesSchema.optional(),
     out: nonEmpty.optional(),
     chrome: nonEmpty.optional(),
+    chromeRelativeTime: z.boolean().optional(),
     force: z.boolean().optional(),
   })
   .strict()

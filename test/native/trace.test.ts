@@ -207,6 +207,46 @@ describe('the merge of two nodes', () => {
     expect(ev.filter((e) => e.ph === 'i' && e.name === 'sched_wakeup')).toHaveLength(4);
   });
 
+  it('gives the Chrome JSON Unix-epoch times, or times from the first event when asked', async () => {
+    // Read as text: a double (JSON.parse, Perfetto) holds a Unix-epoch microsecond to 0.25 us.
+    const times = (file: string) => {
+      const text = readFileSync(file, 'utf8');
+      const ts = [...text.matchAll(/"ts":(\d+)\.(\d{3})/g)].map(
+        (m) => BigInt(m[1] as string) * 1000n + BigInt(m[2] as string),
+      );
+      return { ts, other: (JSON.parse(text) as { otherData: Record<string, string> }).otherData };
+    };
+    const { events } = await decodeTrace([a, { dir: b, correctionNs: CORRECTION }]);
+    const firstNs = events.reduce((m, e) => (e.timeNs < m ? e.timeNs : m), events[0]!.timeNs);
+    const all = new Set(events.map((e) => e.timeNs));
+    const bOnly = new Set(events.filter((e) => e.node === 'node-b').map((e) => e.timeNs));
+
+    const both = join(root, 'epoch.json');
+    await exportChrome([a, { dir: b, correctionNs: CORRECTION }], both);
+    const abs = times(both);
+    expect(abs.other).toEqual({ rewind_time: 'unix_epoch' });
+    // Every slice and instant starts at an event's Unix-epoch time.
+    expect(abs.ts.length).toBeGreaterThan(0);
+    expect(abs.ts.filter((t) => !all.has(t))).toEqual([]);
+    // Two exports line up: node-b alone has node-b's times, as the export of both has them.
+    const alone = join(root, 'epoch-b.json');
+    await exportChrome([{ dir: b, correctionNs: CORRECTION }], alone);
+    const b1 = times(alone).ts;
+    expect(b1.length).toBeGreaterThan(0);
+    expect(b1.filter((t) => !bOnly.has(t) || !abs.ts.includes(t))).toEqual([]);
+
+    const relative = join(root, 'relative.json');
+    await exportChrome([a, { dir: b, correctionNs: CORRECTION }], relative, {
+      chromeRelativeTime: true,
+    });
+    const rel = times(relative);
+    expect(rel.other).toEqual({
+      rewind_time: 'since_first_event',
+      rewind_first_event_unix_ns: String(firstNs),
+    });
+    expect(rel.ts.map((t) => t + firstNs)).toEqual(abs.ts);
+  });
+
   it('summarizes events by node and type, windows per CPU and losses', async () => {
     const s = await traceStats([a, b]);
     expect(s.nodes[1]?.eventsByType.sched_switch).toBe(8);
@@ -378,6 +418,22 @@ describe('the rewind-trace command', () => {
     expect(
       JSON.parse(readFileSync(join(root, 'c.json'), 'utf8')).traceEvents.length,
     ).toBeGreaterThan(5);
+    expect(JSON.parse(readFileSync(join(root, 'c.json'), 'utf8')).otherData.rewind_time).toBe(
+      'unix_epoch',
+    );
+    for (const args of [
+      ['export', '--format', 'chrome', '--relative-time', join(root, 'r.json'), a],
+      ['merge', '--chrome', join(root, 'r2.json'), '--relative-time', join(root, 'out2'), a],
+    ]) {
+      expect(run(...args).status).toBe(0);
+      const json = JSON.parse(
+        readFileSync(
+          args.find((x) => x.endsWith('.json'))!,
+          'utf8',
+        ),
+      );
+      expect(json.otherData.rewind_time).toBe('since_first_event');
+    }
     const bad = run('validate', join(root, 'missing'));
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`cannot read traces in ${join(root, 'missing')}: No such file`);

@@ -308,7 +308,8 @@ Napi::Value Decode(const Napi::CallbackInfo &info) {
       });
 }
 
-// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, force, names}) -> result; with names,
+// merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, chromeRelativeTime, force, names})
+// -> result; with names,
 // each node of the result also has its syscalls, irqs and threads (names_to_js).
 Napi::Value Merge(const Napi::CallbackInfo &info) {
   auto inputs = inputs_from_js(info[0]);
@@ -318,6 +319,7 @@ Napi::Value Merge(const Napi::CallbackInfo &info) {
   outputs.ctf_dir = get_string(o, "ctfDir");
   outputs.chrome_path = get_string(o, "chromePath");
   outputs.force = get_bool(o, "force");
+  outputs.chrome_relative_time = get_bool(o, "chromeRelativeTime");
   auto names = get_bool(o, "names") ? std::make_shared<rwd::NameStatsSink>() : nullptr;
   auto result = std::make_shared<rwd::MergeResult>();
   return PromiseWorker::Start(

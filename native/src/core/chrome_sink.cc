@@ -55,7 +55,8 @@ std::string ids(uint32_t pid, uint32_t tid) {
 
 }  // namespace
 
-ChromeSink::ChromeSink(std::string path) : path_(std::move(path)) {
+ChromeSink::ChromeSink(std::string path, bool relative_time)
+    : path_(std::move(path)), relative_time_(relative_time), have_base_(!relative_time) {
   if (path_ == "-") {
     // Standard output: a duplicate, so closing it here leaves the process' own open.
     const int fd = ::dup(STDOUT_FILENO);
@@ -82,7 +83,8 @@ void ChromeSink::emit(const std::string &json) {
   std::fwrite(json.data(), 1, json.size(), f_);
 }
 
-// Microseconds (the format's unit) since the first event, with nanosecond digits.
+// Microseconds (the format's unit) since `from` (base_: the Unix epoch, or the first event), with
+// nanosecond digits.
 void ChromeSink::ts_field(std::string &o, const char *key, int64_t from, int64_t to) const {
   const int64_t rel = int64_t(uint64_t(to) - uint64_t(from));  // wraps instead of overflowing
   char b[48];
@@ -437,7 +439,12 @@ void ChromeSink::end() {
         close_span(uint32_t(node), kv.first, s, std::max(c.last, s.start), "\"unfinished\":true");
       }
     }
-  std::fputs("\n]}\n", f_);
+  std::fputs(relative_time_ ? ("\n],\"otherData\":{\"rewind_time\":\"since_first_event\","
+                               "\"rewind_first_event_unix_ns\":\"" +
+                               std::to_string(base_) + "\"}}\n")
+                                  .c_str()
+                            : "\n],\"otherData\":{\"rewind_time\":\"unix_epoch\"}}\n",
+             f_);
   FILE *f = f_;
   f_ = nullptr;
   if (std::ferror(f) | std::fclose(f))

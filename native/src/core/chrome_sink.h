@@ -7,6 +7,13 @@
 // track. System calls are named (core/names.h: "read", "syscall 1023" for a number without a
 // name), interrupts by the statedump's IRQ names, tasks by the comm the trace gave them.
 //
+// Time: "ts" is Unix-epoch time in microseconds with nanosecond digits, so exports of different
+// traces line up; the top-level "otherData" says so ({"rewind_time": "unix_epoch"}). Viewers that
+// read numbers as doubles (Perfetto's JSON importer, chrome://tracing) hold a Unix-epoch
+// microsecond only to 0.25 us, and Perfetto's nanoseconds to 256 ns; with relative_time, "ts"
+// counts from the first event instead, exact in any viewer, and "otherData" gives that event's
+// Unix-epoch time ({"rewind_time": "since_first_event", "rewind_first_event_unix_ns": "..."}).
+//
 // Pods (NodeInfo::pod_names): a task whose pod is known is named with it on the CPU tracks,
 // "nginx 1234 (shop/web-1/nginx)", its slices carrying namespace, pod, container and pod_uid as
 // arguments. It also gets a track of its own, in a process per pod and node — what the Perfetto
@@ -46,7 +53,8 @@ namespace rwd {
 
 class ChromeSink : public MergeSink {
  public:
-  explicit ChromeSink(std::string path);  // "-": standard output
+  // path "-": standard output. relative_time: "ts" from the first event (above).
+  explicit ChromeSink(std::string path, bool relative_time = false);
   ~ChromeSink() override;
   void begin(const std::vector<NodeInfo> &nodes, const std::vector<StreamInfo> &streams) override;
   void event(const MergedEvent &e) override;
@@ -121,8 +129,9 @@ class ChromeSink : public MergeSink {
   std::string path_;
   FILE *f_ = nullptr;
   bool first_ = true;
-  bool have_base_ = false;
-  int64_t base_ = 0;
+  bool relative_time_;
+  bool have_base_ = false;  // base_ set (always, for Unix-epoch time: 0)
+  int64_t base_ = 0;        // what "ts" counts from, Unix-epoch ns
   std::vector<Node> nodes_;
   std::vector<std::string> node_names_;
   uint64_t spans_ = 0, instants_ = 0, thread_slices_ = 0;

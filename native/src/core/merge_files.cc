@@ -45,8 +45,9 @@ MergeResult merge_to_outputs(const std::vector<MergeInput> &inputs, const MergeO
   std::vector<MergeSink *> sinks = observers;
   if (ctf) sinks.push_back((ctf_sink = std::make_unique<CtfSink>(ctf_out->temp())).get());
   if (chrome || to_stdout)
-    sinks.push_back(
-        (chrome_sink = std::make_unique<ChromeSink>(chrome ? chrome_out->temp() : "-")).get());
+    sinks.push_back((chrome_sink = std::make_unique<ChromeSink>(chrome ? chrome_out->temp() : "-",
+                                                                outputs.chrome_relative_time))
+                        .get());
   MergeResult r;
   try {
     r = merge_traces(inputs, sinks, opts);

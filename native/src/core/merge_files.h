@@ -15,6 +15,9 @@ struct MergeOutputs {
   std::string ctf_dir;      // the unified trace directory; "" = none
   std::string chrome_path;  // Chrome Trace Event JSON; "" = none, "-" = standard output
   bool force = false;       // replace an existing, non-empty output (never mix into it)
+  // Chrome "ts" from the first event instead of the Unix epoch (core/chrome_sink.h: exact in
+  // viewers that hold times as doubles, where a Unix-epoch time keeps 0.25 us).
+  bool chrome_relative_time = false;
 };
 
 // Throws std::invalid_argument when an output is, contains or lies inside an input (or the two

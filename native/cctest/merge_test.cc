@@ -181,6 +181,19 @@ TEST(ChromeSink, NestsSyscallsAndInterruptsInsideSlices) {
     w.event(0, REWIND_EV_SYS_EXIT, 70, {snum(5)});
     w.event(0, REWIND_EV_SCHED_WAKEUP, 75, {snum(7), num(120), num(0)});
   }
+  // Times from the first event (at 1 ns): the slice at 10 ns starts at 0.009 us.
+  ChromeSink relative(tmp / "r.json", true);
+  merge_traces({{tmp / "a", "", 0}}, {&relative}, MergeOptions{});
+  const std::string rel = read_file(tmp / "r.json", 1 << 20);
+  EXPECT_NE(rel.find("\"name\":\"worker 42\",\"cat\":\"sched\",\"ph\":\"X\",\"pid\":1,\"tid\":0,"
+                     "\"ts\":0.009,\"dur\":0.040"),
+            std::string::npos)
+      << rel;
+  EXPECT_NE(rel.find("],\"otherData\":{\"rewind_time\":\"since_first_event\","
+                     "\"rewind_first_event_unix_ns\":\"1\"}}"),
+            std::string::npos)
+      << rel;
+  // By default Unix-epoch time (the clock's origin here is the epoch itself): 0.010 us.
   ChromeSink chrome(tmp / "t.json");
   merge_traces({{tmp / "a", "", 0}}, {&chrome}, MergeOptions{});
   // slices: worker 42 [10,50], read [20,50], irq [30,40], softirq [35,36], worker 42 [60,75],
@@ -189,8 +202,10 @@ TEST(ChromeSink, NestsSyscallsAndInterruptsInsideSlices) {
   EXPECT_EQ(chrome.instants(), 1u);
   const std::string json = read_file(tmp / "t.json", 1 << 20);
   EXPECT_NE(json.find("\"name\":\"worker 42\",\"cat\":\"sched\",\"ph\":\"X\",\"pid\":1,\"tid\":0,"
-                      "\"ts\":0.009,\"dur\":0.040"),
+                      "\"ts\":0.010,\"dur\":0.040"),
             std::string::npos)
+      << json;
+  EXPECT_NE(json.find("],\"otherData\":{\"rewind_time\":\"unix_epoch\"}}"), std::string::npos)
       << json;
   // System call 0 is x86-64's read; its span reopened after the switch keeps the name.
   EXPECT_NE(json.find("\"name\":\"read\",\"cat\":\"syscall\""), std::string::npos) << json;
@@ -211,7 +226,7 @@ TEST(ChromeSink, StatedumpOpensSlicesOnOtherCpusWithoutNegativeDurations) {
     w.event(0, REWIND_EV_STATEDUMP_CPU, 100, {num(3), snum(9)});
     w.event(0, REWIND_EV_SCHED_WAKEUP, 200, {snum(7), num(120), num(0)});
   }
-  ChromeSink chrome(tmp / "t.json");
+  ChromeSink chrome(tmp / "t.json", true);  // times from the first event
   merge_traces({{tmp / "a", "", 0}}, {&chrome}, MergeOptions{});
   const std::string json = read_file(tmp / "t.json", 1 << 20);
   EXPECT_EQ(chrome.spans(), 1u);

@@ -311,7 +311,7 @@ TEST(PodNames, ChromePodThreadsGetTracksInAProcessPerPod) {
   MergeOptions o = strict_options();
   o.pod_names["node-a"] = *table();
   o.from_ns = 1000000000000 + 200;
-  ChromeSink chrome(tmp / "t.json");
+  ChromeSink chrome(tmp / "t.json", true);  // times from the first event
   merge_traces({{tmp / "a", "", 0}}, {&chrome}, o);
   EXPECT_EQ(chrome.pod_threads(), 3u);
   EXPECT_EQ(chrome.thread_slices(), 5u);

@@ -135,6 +135,9 @@ export async function runDemo(argv: string[]): Promise<number> {
       });
       say(`kubectl apply -f: TraceSnapshot ${NS}/${name} (all nodes, the last 20 s)`);
     } else {
+      // The hog first, then Prometheus: incident.ts (startMonitoring) says why.
+      await startHog(c, hogUid);
+      say(`the incident: pod ${HOG.name} on ${NODES[HOG.node]} starts spinning a CPU`);
       const monitoringStart = startMonitoring(c, ctrl).then((m) => (monitoring = m));
       starting.push(monitoringStart);
       const mon = await monitoringStart;
@@ -143,9 +146,7 @@ export async function runDemo(argv: string[]): Promise<number> {
           'routes alerts labelled rewind_capture="true" to the controller\'s webhook',
       );
       await mon.waitScraping();
-      say('every agent and the controller scraped; no alert');
-      await startHog(c, hogUid);
-      say(`the incident: pod ${HOG.name} on ${NODES[HOG.node]} starts spinning a CPU`);
+      say('every agent and the controller scraped');
       const alert = await mon.waitFiring();
       alertText = `${ALERT}{node="${alert.labels.node}"}: ${alert.annotations.summary ?? ''}`;
       say(`Prometheus: ${alertText.trim()}`);

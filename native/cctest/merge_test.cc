@@ -193,6 +193,14 @@ TEST(ChromeSink, NestsSyscallsAndInterruptsInsideSlices) {
                      "\"rewind_first_event_unix_ns\":\"1\"}}"),
             std::string::npos)
       << rel;
+  // A window without events has no first event to name.
+  ChromeSink empty(tmp / "e.json", true);
+  MergeOptions none;
+  none.from_ns = 1000;
+  merge_traces({{tmp / "a", "", 0}}, {&empty}, none);
+  EXPECT_NE(read_file(tmp / "e.json", 1 << 20)
+                .find("],\"otherData\":{\"rewind_time\":\"since_first_event\"}}"),
+            std::string::npos);
   // By default Unix-epoch time (the clock's origin here is the epoch itself): 0.010 us.
   ChromeSink chrome(tmp / "t.json");
   merge_traces({{tmp / "a", "", 0}}, {&chrome}, MergeOptions{});

@@ -309,8 +309,8 @@ Napi::Value Decode(const Napi::CallbackInfo &info) {
 }
 
 // merge(inputs, {strict, fromNs, toNs, ctfDir, chromePath, chromeRelativeTime, force, names})
-// -> result; with names,
-// each node of the result also has its syscalls, irqs and threads (names_to_js).
+// -> result; with names, each node of the result also has its syscalls, irqs and threads
+// (names_to_js).
 Napi::Value Merge(const Napi::CallbackInfo &info) {
   auto inputs = inputs_from_js(info[0]);
   const Napi::Object o = object_arg(info, 1, "options");

@@ -439,12 +439,12 @@ void ChromeSink::end() {
         close_span(uint32_t(node), kv.first, s, std::max(c.last, s.start), "\"unfinished\":true");
       }
     }
-  std::fputs(relative_time_ ? ("\n],\"otherData\":{\"rewind_time\":\"since_first_event\","
-                               "\"rewind_first_event_unix_ns\":\"" +
-                               std::to_string(base_) + "\"}}\n")
-                                  .c_str()
-                            : "\n],\"otherData\":{\"rewind_time\":\"unix_epoch\"}}\n",
-             f_);
+  // What "ts" counts from; a relative JSON without events has no first event to name.
+  std::string other =
+      relative_time_ ? "\"rewind_time\":\"since_first_event\"" : "\"rewind_time\":\"unix_epoch\"";
+  if (relative_time_ && have_base_)
+    other += ",\"rewind_first_event_unix_ns\":\"" + std::to_string(base_) + "\"";
+  std::fputs(("\n],\"otherData\":{" + other + "}}\n").c_str(), f_);
   FILE *f = f_;
   f_ = nullptr;
   if (std::ferror(f) | std::fclose(f))

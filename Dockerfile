@@ -3,6 +3,8 @@
 # `load-module`, `device-plugin`) and the controller (`node dist/controller/main.js`).
 #
 #   docker build -t rewind:0.1.0 .
+#   npm run image    # buildah, over a local stand-in for the base; an archive for containerd
+#                    # (scripts/build-image.sh; run as a node runs it: test/image/)
 #
 # Stages: `build` compiles the TypeScript and the native addon; `modules` prebuilds rewind.ko for
 # the kernels of PREBUILT_KERNEL_HEADERS (Debian packages); the runtime keeps node, the production

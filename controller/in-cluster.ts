@@ -24,7 +24,7 @@ import { PodRegistry } from './naming/pod-registry';
 import { realClock } from './reconcile/clock';
 import type { SnapshotPipeline } from './reconcile/pipeline';
 import { Reconciler } from './reconcile/reconciler';
-import { agentPodFact, nodeFact, podFact } from './reconcile/targets';
+import { agentPodFact, nodeFact, podFact, unscheduledWhy } from './reconcile/targets';
 import { planRetention } from './storage/retention';
 import type { SnapshotStore } from './storage/store';
 
@@ -178,6 +178,9 @@ export async function startInCluster(deps: InClusterDeps): Promise<InCluster> {
           host: p.podIP ?? '',
           port: config.agentPort,
           ready: p.ready,
+          ...(p.unschedulable !== undefined
+            ? { unreachable: `the agent pod ${unscheduledWhy(p.unschedulable)}` }
+            : {}),
         })),
     cachedSnapshot: (namespace, name) => informers.snapshots.get(name, namespace),
   };

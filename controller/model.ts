@@ -144,6 +144,8 @@ export interface AgentEndpoint {
   host: string;
   port: number;
   ready: boolean;
+  /** Why it cannot be asked at all (its pod is not scheduled); then `host` is empty. */
+  unreachable?: string;
 }
 
 /** A node and why it cannot be collected, or its agent. */

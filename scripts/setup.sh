@@ -26,6 +26,8 @@ packages=(
 	iproute2 # network namespaces for multi-host tests
 	vde2 # vde_switch: the private network between test VMs (test/vm/switch.ts)
 	etcd-server prometheus prometheus-alertmanager # the real parts of the Kubernetes tests
+	containerd runc containernetworking-plugins iptables conntrack # the test cluster's real node
+	buildah mmdebstrap umoci skopeo # the image, built without a Docker engine (npm run image)
 	openssl # test certificates for the control plane
 	ca-certificates git
 )

@@ -86,11 +86,14 @@ export function agentStatusList(
         pod: e.pod ? `${e.pod.namespace}/${e.pod.name}` : null,
         address,
         ready: e.ready,
-        ...(current?.error !== undefined
-          ? { error: current.error }
-          : current
-            ? { status: current.status }
-            : {}),
+        // Known without asking: shown from the moment the pod is seen, not from the next round.
+        ...(e.unreachable !== undefined
+          ? { error: e.unreachable }
+          : current?.error !== undefined
+            ? { error: current.error }
+            : current
+              ? { status: current.status }
+              : {}),
         checkedAt: current ? new Date(current.at).toISOString() : null,
       };
     });
@@ -180,6 +183,7 @@ export class AgentStatusPoller {
   private async check(e: AgentEndpoint): Promise<AgentStatusResult> {
     const { timers, timeoutMs, now } = this.options;
     const address = endpointAddress(e);
+    if (e.unreachable !== undefined) return { address, at: now(), error: e.unreachable };
     if (!e.host) return { address, at: now(), error: 'the agent pod has no address yet' };
     const controller = new AbortController();
     this.inFlight.add(controller);

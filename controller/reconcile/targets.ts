@@ -25,7 +25,10 @@ export interface PodFact {
 export interface AgentPodFact {
   namespace: string;
   name: string;
+  /** Where it runs, or, not scheduled yet, the node its DaemonSet made it for. */
   nodeName?: string;
+  /** The scheduler's message while it cannot place the pod (PodScheduled False). */
+  unschedulable?: string;
   podIP?: string;
   /** The agent's port when not the controller's `agentPort` (standalone agents listed by address). */
   port?: number;
@@ -142,6 +145,9 @@ function planNode(node: string, facts: TargetFacts, agentPort: number): NodePlan
     };
   }
   const pod = `${notReady.namespace}/${notReady.name}`;
+  if (notReady.unschedulable !== undefined && !notReady.terminating) {
+    return { node, error: `rewind agent pod ${pod} ${unscheduledWhy(notReady.unschedulable)}` };
+  }
   const why = notReady.terminating
     ? 'is terminating'
     : !notReady.ready
@@ -183,12 +189,48 @@ export function podFact(p: V1Pod): PodFact {
   };
 }
 
+/**
+ * Why an agent pod waits unscheduled, for a node's status and `kubectl rewind agents`: the
+ * scheduler's first sentence (every node's reason; what follows is about preemption and
+ * claims), and when it lacks a resource, what makes the recorder's resource exist.
+ */
+export function unscheduledWhy(schedulerMessage: string): string {
+  const first = schedulerMessage.trim().split(/\.\s/)[0].replace(/\.$/, '');
+  const hint = /Insufficient /.test(first)
+    ? ': the device plugin advertises the recorder only while the module is loaded on the node ' +
+      "(the node DaemonSet's loader says why it is not)"
+    : '';
+  return `is not scheduled (${first})${hint}`;
+}
+
+/**
+ * The node a DaemonSet made a pod for: the DaemonSet controller pins each pod to its node with
+ * a required node affinity on the field metadata.name, and the scheduler sets spec.nodeName only
+ * once it places it.
+ */
+function daemonSetNode(p: V1Pod): string | undefined {
+  const terms = p.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  for (const term of terms?.nodeSelectorTerms ?? []) {
+    for (const field of term.matchFields ?? []) {
+      if (field.key === 'metadata.name' && field.operator === 'In' && field.values?.length === 1) {
+        return field.values[0];
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The facts of an agent Pod object. */
 export function agentPodFact(p: V1Pod): AgentPodFact {
+  const nodeName = p.spec?.nodeName || daemonSetNode(p);
+  const scheduled = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
   return {
     namespace: p.metadata?.namespace ?? '',
     name: p.metadata?.name ?? '',
-    ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
+    ...(nodeName ? { nodeName } : {}),
+    ...(!p.spec?.nodeName && scheduled?.status === 'False'
+      ? { unschedulable: scheduled.message || scheduled.reason || 'Unschedulable' }
+      : {}),
     ...(p.status?.podIP ? { podIP: p.status.podIP } : {}),
     ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
     terminating: p.metadata?.deletionTimestamp != null,

@@ -86,8 +86,10 @@ export function reportEnd(ctx: Context, s: TraceSnapshot): void {
   const failed = failedNodes(s);
   if (phase === 'Failed') {
     const why = s.status?.conditions?.find((c) => c.type === 'Ready')?.message;
+    // A failure of every node already names each in its message: said once.
+    const unsaid = failed.filter((f) => !why?.includes(f));
     throw new CliError(
-      `snapshot ${key} failed${why ? `: ${why}` : ''}${failed.length ? ` — ${failed.join('; ')}` : ''}`,
+      `snapshot ${key} failed${why ? `: ${why}` : ''}${unsaid.length ? ` — ${unsaid.join('; ')}` : ''}`,
     );
   }
   if (phase === 'PartiallyFailed')

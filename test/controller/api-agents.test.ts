@@ -230,7 +230,13 @@ describe('AgentStatusPoller (pure logic: fake timers, fake fetchStatus)', () => 
     const timers = new FakeTimers();
     const agents = new FakeAgents();
     const p = poller(
-      () => [ep('a'), ep('b', '10.0.0.2'), ep('c', '10.0.0.3'), ep('d', '')],
+      () => [
+        ep('a'),
+        ep('b', '10.0.0.2'),
+        ep('c', '10.0.0.3'),
+        ep('d', ''),
+        { ...ep('e', ''), unreachable: 'the agent pod is not scheduled (Unschedulable)' },
+      ],
       agents,
       timers,
     );
@@ -246,8 +252,9 @@ describe('AgentStatusPoller (pure logic: fake timers, fake fetchStatus)', () => 
       ['b', 'the agent at 10.0.0.2:9401 answered for node "a"'],
       ['c', 'the agent answered without a node name'],
       ['d', 'the agent pod has no address yet'],
+      ['e', 'the agent pod is not scheduled (Unschedulable)'],
     ]);
-    // The pod with no address was not dialed.
+    // The pods with no address were not dialed.
     expect(agents.calls.map((c) => c.endpoint.node).sort()).toEqual(['a', 'b', 'c']);
   });
 

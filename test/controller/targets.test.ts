@@ -8,6 +8,7 @@ import {
   matchesSelector,
   planTargets,
   type TargetFacts,
+  unscheduledWhy,
 } from '../../controller/reconcile/targets';
 
 const PORT = 9401;
@@ -278,6 +279,78 @@ describe('planTargets', () => {
         { node: 'node-c', error: 'rewind agent pod rewind/noip on node node-c has no pod IP' },
       ],
     });
+  });
+
+  test("an agent pod the scheduler cannot place: its DaemonSet's node, and the scheduler's words", () => {
+    // As the DaemonSet controller makes it: pinned by a required affinity on metadata.name,
+    // spec.nodeName set only once scheduled.
+    const pending: V1Pod = {
+      metadata: { name: 'agent-p', namespace: 'rewind' },
+      spec: {
+        containers: [],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] },
+              ],
+            },
+          },
+        },
+      },
+      status: {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            // As kube-scheduler v1.34 words it.
+            message:
+              '0/1 nodes are available: 1 Insufficient rewind.dev/recorder. no new claims to ' +
+              'deallocate, preemption: 0/1 nodes are available: 1 Preemption is not helpful for ' +
+              'scheduling.',
+          },
+        ],
+      },
+    };
+    const fact = agentPodFact(pending);
+    expect(fact).toEqual({
+      namespace: 'rewind',
+      name: 'agent-p',
+      nodeName: 'node-a',
+      unschedulable: pending.status?.conditions?.[0].message,
+      ready: false,
+      terminating: false,
+    });
+    const plan = planTargets(
+      { nodeNames: ['node-a'] },
+      { nodes: [{ name: 'node-a', labels: {} }], pods: [], agentPods: [fact] },
+      PORT,
+    );
+    expect(plan).toEqual({
+      ok: true,
+      plans: [
+        {
+          node: 'node-a',
+          error:
+            'rewind agent pod rewind/agent-p is not scheduled (0/1 nodes are available: 1 ' +
+            'Insufficient rewind.dev/recorder): the device plugin advertises the recorder only ' +
+            "while the module is loaded on the node (the node DaemonSet's loader says why it is not)",
+        },
+      ],
+    });
+    // Any other reason is given as the scheduler said it, without the hint.
+    expect(unscheduledWhy('0/3 nodes are available: 3 node(s) had untolerated taint.')).toBe(
+      'is not scheduled (0/3 nodes are available: 3 node(s) had untolerated taint)',
+    );
+    // Once placed, spec.nodeName is the node and a stale condition is not a refusal.
+    const placed = agentPodFact({
+      ...pending,
+      spec: { ...pending.spec, containers: [], nodeName: 'node-a' },
+    });
+    expect(placed.nodeName).toBe('node-a');
+    expect(placed.unschedulable).toBeUndefined();
   });
 
   test('agentPodFact reads node, IP, the Ready condition and deletion', () => {

@@ -1,7 +1,7 @@
 /**
  * Where the pinned Kubernetes binaries live, and a small process runner for them.
  *
- * kube-apiserver, kubectl and helm are built once by `test/k8s/build-binaries.sh` into
+ * The Kubernetes programs, helm and CoreDNS are built once by `test/k8s/build-binaries.sh` into
  * `${REWIND_CACHE:-/var/cache/rewind}/k8s/<name>-<version>` (versions in `versions.json`);
  * etcd is Debian's `etcd-server` package. Nothing here downloads or builds anything.
  */
@@ -12,8 +12,18 @@ import versions from './versions.json';
 
 export const KUBERNETES_VERSION: string = versions.kubernetes;
 export const HELM_VERSION: string = versions.helm;
+export const COREDNS_VERSION: string = versions.coredns;
 
-export type Tool = 'kube-apiserver' | 'kubectl' | 'helm' | 'etcd';
+export type Tool =
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubelet'
+  | 'kube-proxy'
+  | 'kubectl'
+  | 'helm'
+  | 'coredns'
+  | 'etcd';
 
 const BUILD_HINT =
   'run `test/k8s/build-binaries.sh` (or `scripts/setup.sh`) to build the pinned Kubernetes binaries';
@@ -47,7 +57,8 @@ export function binaryPath(tool: Tool): string {
     }
     return found;
   }
-  const version = tool === 'helm' ? HELM_VERSION : KUBERNETES_VERSION;
+  const version =
+    tool === 'helm' ? HELM_VERSION : tool === 'coredns' ? COREDNS_VERSION : KUBERNETES_VERSION;
   const file = path.join(cacheDir(), 'k8s', `${tool}-${version}`);
   if (!isExecutable(file)) {
     throw new Error(`${tool} ${version} not found at ${file}: ${BUILD_HINT}`);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build the pinned Kubernetes control-plane and client binaries the k8s tests use, once.
+# Build the pinned Kubernetes binaries the k8s tests use, once.
 #
-#   kube-apiserver, kubectl  from k8s.io/kubernetes  (version: test/k8s/versions.json)
-#   helm                     from helm.sh/helm/v3    (version: test/k8s/versions.json)
+#   kube-apiserver, kube-controller-manager, kube-scheduler,
+#   kubelet, kube-proxy, kubectl      from k8s.io/kubernetes        (version: test/k8s/versions.json)
+#   helm                              from helm.sh/helm/v3          (version: test/k8s/versions.json)
+#   coredns                           from github.com/coredns/coredns (version: test/k8s/versions.json)
 #
 # Binaries land in ${REWIND_CACHE:-/var/cache/rewind}/k8s/<name>-<version>, outside the
 # repository. A binary that is already there is not rebuilt, so a second run is a quick no-op.
@@ -28,6 +30,8 @@ version_of() { node -p "require('$here/versions.json').$1"; }
 k8s_version="$(version_of kubernetes)"
 helm_version="$(version_of helm)"
 helm_kube_version="$(version_of helmKubeVersion)"
+coredns_version="$(version_of coredns)"
+k8s_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 # GOTOOLCHAIN=local: never fetch another Go. GOPROXY is left to the machine's Go configuration.
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOFLAGS="-mod=mod -buildvcs=false"
@@ -36,13 +40,17 @@ mkdir -p "$bin_dir" "$GOMODCACHE" "$GOCACHE" 2>/dev/null || die "cannot create $
 
 missing_binaries() {
   want=()
-  [[ -x "$bin_dir/kube-apiserver-$k8s_version" ]] || want+=(kube-apiserver)
-  [[ -x "$bin_dir/kubectl-$k8s_version" ]] || want+=(kubectl)
+  local b
+  for b in "${k8s_binaries[@]}"; do
+    [[ -x "$bin_dir/$b-$k8s_version" ]] || want+=("$b")
+  done
   [[ -x "$bin_dir/helm-$helm_version" ]] || want+=(helm)
+  [[ -x "$bin_dir/coredns-$coredns_version" ]] || want+=(coredns)
   [[ ${#want[@]} -gt 0 ]]
 }
+versions_line="kubernetes $k8s_version, helm $helm_version, coredns $coredns_version"
 if ! missing_binaries; then
-  log "all binaries cached in $bin_dir (kubernetes $k8s_version, helm $helm_version)"
+  log "all binaries cached in $bin_dir ($versions_line)"
   exit 0
 fi
 # Several processes may fill an empty cache at once (setup run twice, a test and a demo): one
@@ -54,7 +62,7 @@ if ! flock -n 9; then
   flock 9
 fi
 if ! missing_binaries; then
-  log "all binaries cached in $bin_dir by the other build (kubernetes $k8s_version, helm $helm_version)"
+  log "all binaries cached in $bin_dir by the other build ($versions_line)"
   exit 0
 fi
 go_bin="${REWIND_GO:-}"
@@ -130,10 +138,45 @@ build_helm() {
   log "built $bin_dir/helm-$helm_version"
 }
 
+# CoreDNS with the plugins a cluster's DNS uses (those of kubeadm's Corefile, plus bind and hosts):
+# upstream's own way to choose plugins at compile time, a main package that imports them and sets
+# dnsserver.Directives in plugin.cfg's order. The full build would also compile the cloud
+# back-ends (Route 53, Azure, Cloud DNS, Nomad, dnstap, tracing) that a test cluster never uses.
+coredns_plugins=(reload bind ready health prometheus errors log loadbalance cache hosts kubernetes loop forward)
+build_coredns() {
+  local dir="$cache/src/coredns-$coredns_version" p
+  mkdir -p "$dir"
+  printf 'module rewind.local/coredns-build\n\ngo 1.25.0\n\nrequire github.com/coredns/coredns %s\n' "$coredns_version" >"$dir/go.mod"
+  {
+    echo '// Written by test/k8s/build-binaries.sh: CoreDNS with the plugins of a cluster DNS.'
+    echo 'package main'
+    echo
+    echo 'import ('
+    echo '	"github.com/coredns/coredns/core/dnsserver"'
+    echo '	"github.com/coredns/coredns/coremain"'
+    for p in "${coredns_plugins[@]}"; do
+      [[ "$p" == prometheus ]] && p=metrics
+      echo "	_ \"github.com/coredns/coredns/plugin/$p\""
+    done
+    echo ')'
+    echo
+    echo "func init() { dnsserver.Directives = []string{$(printf '"%s", ' "${coredns_plugins[@]}" | sed 's/, $//')} }"
+    echo
+    echo 'func main() { coremain.Run() }'
+  } >"$dir/main.go"
+  log "coredns $coredns_version: go build (plugins: ${coredns_plugins[*]})"
+  (cd "$dir" && "$go_bin" build -p "$jobs" -trimpath -ldflags "-s -w" \
+    -o "$bin_dir/.coredns-$coredns_version.$$.tmp" rewind.local/coredns-build) ||
+    die "go build of coredns $coredns_version failed (see the Go output above)"
+  mv -f "$bin_dir/.coredns-$coredns_version.$$.tmp" "$bin_dir/coredns-$coredns_version"
+  log "built $bin_dir/coredns-$coredns_version"
+}
+
 k8s_targets=()
-for w in "${want[@]}"; do [[ "$w" == helm ]] || k8s_targets+=("$w"); done
+for w in "${want[@]}"; do [[ "$w" == helm || "$w" == coredns ]] || k8s_targets+=("$w"); done
 [[ ${#k8s_targets[@]} -eq 0 ]] || build_kubernetes "${k8s_targets[@]}"
 [[ " ${want[*]} " != *" helm "* ]] || build_helm
+[[ " ${want[*]} " != *" coredns "* ]] || build_coredns
 log "done in $((SECONDS - started)) s; binaries in $bin_dir"
 # The Go build cache (about 3 GB after these builds) is only useful for rebuilding; the module
 # cache (about 1 GB) is kept so a version bump downloads only what changed.

@@ -2,7 +2,8 @@
  * A real Kubernetes control plane on 127.0.0.1 for tests and demos: etcd plus a pinned
  * kube-apiserver, with TLS, a static admin token, ServiceAccount token signing (TokenRequest and
  * TokenReview work), RBAC authorization and CRDs. No controller-manager, scheduler or kubelet:
- * objects are stored, validated, watched and authorized, but no pod ever runs.
+ * objects are stored, validated, watched and authorized, but no pod ever runs. With `nodes`, the
+ * same API server is set up to serve a cluster whose pods run (nodeCluster.ts starts the rest).
  *
  *   const cp = await startControlPlane();
  *   await cp.kubectl(['get', 'ns']);
@@ -12,15 +13,15 @@
  * collide. The directory holds the PKI, the kubeconfig, etcd's data and both processes' logs;
  * stop() ends both processes (SIGTERM, then SIGKILL after a grace period) and removes it.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { binaryPath, run, runOk, type RunOptions, type RunResult } from './binaries';
-import { exited, stopChild } from '../child';
+import { type CertificateAuthority, type KeyPair, makeCertificateAuthority } from './pki';
+import { httpGet, spawnLogged, waitFor } from './process';
+import { ChildGroup } from '../child';
 import { freePorts } from '../ports';
 
 export interface ControlPlane {
@@ -32,14 +33,32 @@ export interface ControlPlane {
   adminToken: string;
   /** PEM file of the CA that signed the API server's serving certificate. */
   caFile: string;
+  /** The API server's port (on 127.0.0.1, and on every address with `nodes`). */
+  port: number;
+  /** The CA, to issue the components' certificates (client certificates authenticate). */
+  ca: CertificateAuthority;
+  /** PEM private key that signs ServiceAccount tokens (the controller-manager needs it). */
+  serviceAccountKeyFile: string;
   /** The ServiceAccount token issuer (`iss` claim) and default audience. */
   serviceAccountIssuer: string;
   /** Temporary directory holding PKI, kubeconfig, etcd data and logs. */
   dir: string;
+  /** etcd's data: on /dev/shm when there is one, else in `dir`. */
+  etcdDataDir: string;
   /** Run the pinned kubectl against this control plane (adds --kubeconfig). */
   kubectl(args: string[], options?: RunOptions): Promise<RunResult>;
   /** Like kubectl(), but throws with stderr on a non-zero exit; returns stdout. */
   kubectlOk(args: string[], options?: RunOptions): Promise<string>;
+  /**
+   * A kubeconfig for a component that authenticates with a client certificate of this CA (user
+   * `commonName`, groups `organizations`); `server` defaults to this API server on 127.0.0.1.
+   */
+  componentKubeconfig(
+    name: string,
+    commonName: string,
+    organizations?: string[],
+    server?: string,
+  ): Promise<string>;
   /** Authenticated HTTPS request to the API server; body is parsed when JSON. */
   request(method: string, urlPath: string, body?: unknown, token?: string): Promise<ApiResponse>;
   /** Stop kube-apiserver and etcd and remove the directory (unless keepDir). Idempotent. */
@@ -61,6 +80,14 @@ export interface ControlPlaneOptions {
   verbosity?: number;
   /** Parent of the temporary directory. Default os.tmpdir(). */
   baseDir?: string;
+  /**
+   * Serve a cluster with nodes: listen on every address and advertise `advertiseAddress` (the
+   * lease endpoint reconciler makes it the `kubernetes` Service's endpoint, which pods reach),
+   * authorize with Node,RBAC and NodeRestriction admission, call kubelets with a client
+   * certificate and check theirs against the CA. The serving certificate also names
+   * `advertiseAddress` and `extraAddresses`. Default: loopback only, RBAC, no kubelet.
+   */
+  nodes?: { advertiseAddress: string; extraAddresses?: string[] };
 }
 
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -88,13 +115,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
 
   const dir = mkdtempSync(path.join(options.baseDir ?? os.tmpdir(), 'rewind-k8s-'));
-  const children: ChildProcess[] = [];
-  const killAll = (): void => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-  };
-  process.on('exit', killAll);
+  const children = new ChildGroup();
   // etcd's data on tmpfs when there is one: its fsyncs dominate API latency on a busy VM.
   const etcdData = existsSync('/dev/shm')
     ? mkdtempSync(path.join('/dev/shm', 'rewind-etcd-'))
@@ -104,14 +125,16 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     if (stopped) return;
     stopped = true;
     // API server first so it does not log a storm of etcd errors while shutting down.
-    for (const child of [...children].reverse()) await stopChild(child, 15_000);
-    process.removeListener('exit', killAll);
+    await children.stop(15_000);
     rmSync(etcdData, { recursive: true, force: true });
     if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    const pki = await makePki(dir);
+    const pki = await makePki(dir, [
+      ...(options.nodes ? [options.nodes.advertiseAddress] : []),
+      ...(options.nodes?.extraAddresses ?? []),
+    ]);
     const adminToken = randomBytes(24).toString('hex');
     const tokenFile = path.join(dir, 'tokens.csv');
     writeFileSync(tokenFile, `${adminToken},rewind-admin,rewind-admin,"system:masters"\n`, {
@@ -132,6 +155,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
         `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=rewind=${peerUrl}`,
         '--initial-cluster-state=new',
+        // Any string will do: this one names the directory, so that etcd's command line does.
+        `--initial-cluster-token=${dir}`,
         '--logger=zap',
         '--log-outputs=stderr',
         '--log-level=warn',
@@ -141,40 +166,58 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       // Debian's etcd reads ETCD_* variables; keep ours from leaking in.
       Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_'))),
     );
-    children.push(etcd);
+    children.add(etcd);
     await waitFor('etcd', etcd, path.join(dir, 'etcd.log'), readyTimeoutMs, async () =>
-      (await httpGet(`${etcdUrl}/health`)).includes('"health":"true"'),
+      (await httpGet(`${etcdUrl}/health`)).text.includes('"health":"true"'),
     );
+    const nodes = options.nodes;
+    const kubeletClient = nodes
+      ? await pki.ca.issue({
+          name: 'apiserver-kubelet-client',
+          commonName: KUBELET_CLIENT_USER,
+          usage: 'client',
+        })
+      : undefined;
 
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserver = spawnLogged(
       apiserverBin,
       [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${nodes ? '0.0.0.0' : '127.0.0.1'}`,
+        `--advertise-address=${nodes ? nodes.advertiseAddress : '127.0.0.1'}`,
         `--secure-port=${apiPort}`,
         `--cert-dir=${dir}`,
         `--tls-cert-file=${pki.serverCert}`,
         `--tls-private-key-file=${pki.serverKey}`,
         `--client-ca-file=${pki.caCert}`,
         `--token-auth-file=${tokenFile}`,
-        '--authorization-mode=RBAC',
+        `--authorization-mode=${nodes ? 'Node,RBAC' : 'RBAC'}`,
         '--anonymous-auth=false',
         '--allow-privileged=true',
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${pki.saPublicKey}`,
         `--service-account-signing-key-file=${pki.saPrivateKey}`,
         `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
-        '--service-cluster-ip-range=10.96.0.0/24',
-        // Loopback addresses are invalid in Endpoints; nothing routes to the Service anyway.
-        '--endpoint-reconciler-type=none',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        ...(nodes && kubeletClient
+          ? [
+              // The lease reconciler keeps the `kubernetes` Service's endpoint: this address.
+              '--endpoint-reconciler-type=lease',
+              '--enable-admission-plugins=NodeRestriction',
+              `--kubelet-client-certificate=${kubeletClient.cert}`,
+              `--kubelet-client-key=${kubeletClient.key}`,
+              `--kubelet-certificate-authority=${pki.caCert}`,
+              '--kubelet-preferred-address-types=InternalIP,Hostname',
+            ]
+          : // Loopback addresses are invalid in Endpoints; nothing routes to the Service anyway.
+            ['--endpoint-reconciler-type=none']),
         '--profiling=false',
         `--v=${options.verbosity ?? 1}`,
       ],
       path.join(dir, 'kube-apiserver.log'),
     );
-    children.push(apiserver);
+    children.add(apiserver);
     const ca = readFileSync(pki.caCert);
     const request = (
       method: string,
@@ -191,16 +234,38 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     );
 
     const kubeconfigPath = path.join(dir, 'kubeconfig');
-    writeFileSync(kubeconfigPath, kubeconfig(server, ca, adminToken), { mode: 0o600 });
+    writeFileSync(
+      kubeconfigPath,
+      kubeconfig(server, ca, { name: 'rewind-admin', token: adminToken }),
+      {
+        mode: 0o600,
+      },
+    );
     const withKubeconfig = (args: string[]): string[] => [
       `--kubeconfig=${kubeconfigPath}`,
       ...args,
     ];
+    const componentKubeconfig = async (
+      name: string,
+      commonName: string,
+      organizations: string[] = [],
+      componentServer: string = server,
+    ): Promise<string> => {
+      const pair = await pki.ca.issue({ name, commonName, organizations, usage: 'client' });
+      const file = path.join(dir, `${name}.kubeconfig`);
+      writeFileSync(file, kubeconfig(componentServer, ca, { name, ...pair }), { mode: 0o600 });
+      return file;
+    };
     return {
       kubeconfigPath,
       server,
       adminToken,
       caFile: pki.caCert,
+      port: apiPort,
+      etcdDataDir: etcdData,
+      ca: pki.ca,
+      serviceAccountKeyFile: pki.saPrivateKey,
+      componentKubeconfig,
       serviceAccountIssuer: SERVICE_ACCOUNT_ISSUER,
       dir,
       kubectl: (args, runOptions) => run('kubectl', withKubeconfig(args), runOptions),
@@ -209,13 +274,19 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       stop,
     };
   } catch (error) {
-    killAll();
+    children.kill();
     await stop();
     throw error;
   }
 }
 
+/** The user the API server calls kubelets as (kubeadm's name); bound to system:kubelet-api-admin. */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
+/** Service ClusterIPs: 10.96.0.1 is the `kubernetes` Service. */
+export const SERVICE_CIDR = '10.96.0.0/24';
+
 interface Pki {
+  ca: CertificateAuthority;
   caCert: string;
   serverCert: string;
   serverKey: string;
@@ -223,57 +294,42 @@ interface Pki {
   saPublicKey: string;
 }
 
-async function makePki(dir: string): Promise<Pki> {
+async function makePki(dir: string, addresses: string[]): Promise<Pki> {
   const f = (name: string): string => path.join(dir, name);
-  const openssl = (args: string[]): Promise<void> =>
-    new Promise((resolve, reject) => {
-      execFile('openssl', args, { cwd: dir }, (error, _stdout, stderr) => {
-        if (error === null) resolve();
-        else
-          reject(
-            new Error(`openssl ${args[0]} failed (is Debian's openssl installed?): ${stderr}`),
-          );
-      });
-    });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl([
-    'req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '7',
-    '-subj', '/CN=rewind-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]); // prettier-ignore
-  await openssl([
-    'req', '-new', ...ec, '-keyout', f('apiserver.key'), '-out', f('apiserver.csr'),
-    '-subj', '/CN=kube-apiserver',
-  ]); // prettier-ignore
-  writeFileSync(
-    f('apiserver.ext'),
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,' +
-        'DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
-      '',
-    ].join('\n'),
-  );
-  await openssl([
-    'x509', '-req', '-in', f('apiserver.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'),
-    '-CAcreateserial', '-days', '7', '-extfile', f('apiserver.ext'), '-out', f('apiserver.crt'),
-  ]); // prettier-ignore
+  const ca = await makeCertificateAuthority(dir);
+  const server = await ca.issue({
+    name: 'apiserver',
+    commonName: 'kube-apiserver',
+    usage: 'server',
+    ips: ['127.0.0.1', '10.96.0.1', ...addresses],
+    dnsNames: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
+  });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(f('sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(f('sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
   return {
-    caCert: f('ca.crt'),
-    serverCert: f('apiserver.crt'),
-    serverKey: f('apiserver.key'),
+    ca,
+    caCert: ca.cert,
+    serverCert: server.cert,
+    serverKey: server.key,
     saPrivateKey: f('sa.key'),
     saPublicKey: f('sa.pub'),
   };
 }
 
-function kubeconfig(server: string, ca: Buffer, token: string): string {
+type KubeconfigUser = { name: string; token: string } | ({ name: string } & KeyPair);
+
+function kubeconfig(server: string, ca: Buffer, user: KubeconfigUser): string {
+  const credentials =
+    'token' in user
+      ? [`    token: ${user.token}`]
+      : [`    client-certificate: ${user.cert}`, `    client-key: ${user.key}`];
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -283,78 +339,18 @@ function kubeconfig(server: string, ca: Buffer, token: string): string {
     `    server: ${server}`,
     `    certificate-authority-data: ${ca.toString('base64')}`,
     'users:',
-    '- name: rewind-admin',
+    `- name: ${user.name}`,
     '  user:',
-    `    token: ${token}`,
+    ...credentials,
     'contexts:',
     '- name: rewind-test',
     '  context:',
     '    cluster: rewind-test',
-    '    user: rewind-admin',
+    `    user: ${user.name}`,
     '    namespace: default',
     'current-context: rewind-test',
     '',
   ].join('\n');
-}
-
-function spawnLogged(
-  file: string,
-  args: string[],
-  logFile: string,
-  env: NodeJS.ProcessEnv = process.env,
-): ChildProcess {
-  const log = openSync(logFile, 'a');
-  return spawn(file, args, { stdio: ['ignore', log, log], env });
-}
-
-function tail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-async function waitFor(
-  what: string,
-  child: ChildProcess,
-  logFile: string,
-  timeoutMs: number,
-  probe: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited(child)) {
-      throw new Error(
-        `${what} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready; ` +
-          `last lines of ${logFile}:\n${tail(logFile)}`,
-      );
-    }
-    try {
-      if (await probe()) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what} not ready after ${timeoutMs} ms; last lines of ${logFile}:\n${tail(logFile)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 2000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(text));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
 }
 
 function httpsRequest(

@@ -7,7 +7,7 @@
  * controller and agents is in test/controller/e2e-vm.test.ts.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryPath } from '../k8s/binaries';
 import { startControlPlane, type ControlPlane } from '../k8s/controlPlane';
@@ -42,6 +42,8 @@ describe('kubectl rewind against a real API server', () => {
   };
 
   beforeAll(async () => {
+    // test-output/ exists once `npm test` ran; a suite run alone on a fresh clone makes it.
+    mkdirSync(join(projectRoot, 'test-output'), { recursive: true });
     dir = mkdtempSync(join(projectRoot, 'test-output', 'kubectl-rewind-'));
     plugin = installPlugin(dir);
     cp = await startControlPlane();

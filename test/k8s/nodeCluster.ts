@@ -1,0 +1,343 @@
+/**
+ * A small real Kubernetes cluster whose pods run, started and stopped by a test:
+ *
+ *   - control plane: etcd + kube-apiserver (controlPlane.ts, with `nodes`: listening on every
+ *     address, advertising the host's primary IPv4 address, Node,RBAC authorization),
+ *     kube-controller-manager and kube-scheduler (controllers.ts);
+ *   - DNS: CoreDNS behind the kube-dns Service (coredns.ts);
+ *   - a node on this machine: containerd, runc, the bridge CNI plugin, the kubelet and kube-proxy
+ *     (hostNode.ts), one per machine at a time (a host-wide lock);
+ *   - images: busybox and the pod sandbox, built here (images.ts), plus the caller's archives.
+ *
+ *   const cluster = await startCluster({ images: ['/path/to/rewind.tar'] });
+ *   await cluster.kubectlOk(['get', 'nodes']);
+ *   await cluster.stop();
+ *
+ * Addresses: Services 10.96.0.0/24 (`kubernetes` 10.96.0.1, kube-dns 10.96.0.10), pods
+ * 10.244.0.0/16 (the host node's 10.244.0.0/24, its bridge 10.244.0.1). Everything the cluster
+ * writes lives in one temporary folder, except what the kubelet must have at its real place
+ * (/var/lib/kubelet) and what the kernel holds (iptables rules, the bridge, cgroups, mounts),
+ * all of which stop() undoes.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { RunOptions, RunResult } from './binaries';
+import { startControllers, type Controllers } from './controllers';
+import { KUBELET_CLIENT_USER, type ControlPlane, startControlPlane } from './controlPlane';
+import { DNS_SERVICE_IP, startCoreDns, type ClusterDns } from './coredns';
+import { claimHost, type HostNode, startHostNode } from './hostNode';
+import { buildLocalImages, type LocalImages } from './images';
+import { tail } from './process';
+
+/** Where a node runs; only this machine for now. */
+export type NodeKind = 'host';
+
+export interface ClusterOptions {
+  /** The nodes to start. Default ['host']. */
+  nodes?: readonly NodeKind[];
+  /** Image archives (OCI or Docker) to import into every node, besides busybox and pause. */
+  images?: string[];
+  /** Name of the node on this machine. Default: the host name (as a DNS label). */
+  hostNodeName?: string;
+  /** How long to wait for the host node lock held by another cluster. Default 10 minutes. */
+  hostLockTimeoutMs?: number;
+  /** How long each component may take to become ready. Default 180 s. */
+  readyTimeoutMs?: number;
+  /** Keep the temporary folder (logs, configuration, PKI) after stop(). Default false. */
+  keepDir?: boolean;
+  /** Log verbosity (--v) of the Kubernetes programs. Default 1. */
+  verbosity?: number;
+  /** Progress lines (waiting for the lock, timings). Default: none. */
+  log?: (line: string) => void;
+}
+
+export interface ClusterTimings {
+  /** start → kube-apiserver ready (including waiting for the host lock). */
+  apiServerReadyMs: number;
+  /** kube-apiserver ready → every node Ready and the default ServiceAccount there. */
+  nodesReadyMs: number;
+  /** start → startCluster() resolved. */
+  totalMs: number;
+}
+
+export interface StopReport {
+  /** What the host sweep found still to clean after the programs had stopped (normally none). */
+  leftovers: string[];
+  /** Pods still there after the drain's time (normally none). */
+  undrainedPods: string[];
+  ms: number;
+}
+
+export interface NodeCluster {
+  cp: ControlPlane;
+  kubeconfigPath: string;
+  /** The cluster's temporary folder. */
+  dir: string;
+  nodeNames: string[];
+  /** The host's primary IPv4 address: the API server's advertised address, the node's IP. */
+  hostAddress: string;
+  /** The busybox and pause images every node has. */
+  images: LocalImages;
+  timings: ClusterTimings;
+  /** Where each component logs. */
+  logs: Record<string, string>;
+  kubectl(args: string[], options?: RunOptions): Promise<RunResult>;
+  kubectlOk(args: string[], options?: RunOptions): Promise<string>;
+  /** Import an image archive into every node. */
+  importImage(archive: string): Promise<void>;
+  /** Create a namespace and wait until pods can be made there (its default ServiceAccount). */
+  createNamespace(name: string): Promise<void>;
+  /**
+   * Stop the controllers, delete every pod (the kubelet stops them, unmounts their volumes and
+   * tears down their network), stop the nodes and clean the host, then CoreDNS and the control
+   * plane. Idempotent.
+   */
+  stop(): Promise<StopReport>;
+}
+
+export const CLUSTER_CIDR = '10.244.0.0/16';
+const HOST_POD_CIDR = '10.244.0.0/24';
+/** Extra names of the API server: qemu's user network reaches the host's loopback there. */
+const QEMU_HOST_ADDRESS = '10.0.2.2';
+
+/** The IPv4 address of the interface that holds the default route. */
+export function primaryAddress(): string {
+  const routes = readFileSync('/proc/net/route', 'utf8');
+  const iface = routes
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .find((fields) => fields[1] === '00000000' && fields[7] === '00000000')?.[0];
+  const addresses = iface === undefined ? [] : (os.networkInterfaces()[iface] ?? []);
+  const v4 = addresses.find((a) => a.family === 'IPv4' && !a.internal);
+  if (v4 === undefined) {
+    throw new Error('no IPv4 address on the default route: a node needs one pods can reach');
+  }
+  return v4.address;
+}
+
+/** The host name as a DNS label, the default node name. */
+export function hostNodeName(): string {
+  const label = os
+    .hostname()
+    .toLowerCase()
+    .split('.')[0]
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return label === '' ? 'host' : label.slice(0, 63);
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<NodeCluster> {
+  const started = Date.now();
+  const log = options.log ?? (() => undefined);
+  const nodes = options.nodes ?? ['host'];
+  if (nodes.length !== 1 || nodes[0] !== 'host') {
+    throw new Error(`nodes: only ['host'] is supported (asked: ${JSON.stringify(nodes)})`);
+  }
+  const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
+  const verbosity = options.verbosity ?? 1;
+  const hostAddress = primaryAddress();
+  const nodeName = options.hostNodeName ?? hostNodeName();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rewind-cluster-'));
+  const f = (file: string): string => path.join(dir, file);
+
+  // What is running, stopped in reverse order by stop() (also after a partial start).
+  let cp: ControlPlane | undefined;
+  let controllers: Controllers | undefined;
+  let dns: ClusterDns | undefined;
+  let node: HostNode | undefined;
+  let releaseHost: (() => void) | undefined;
+  let stopping: Promise<StopReport> | undefined;
+  const stop = (): Promise<StopReport> => {
+    stopping ??= (async () => {
+      const t0 = Date.now();
+      await controllers?.stop();
+      const undrainedPods = cp && node ? await drainPods(cp, 90_000) : [];
+      const leftovers = (await node?.stop()) ?? [];
+      releaseHost?.();
+      await dns?.stop();
+      await cp?.stop();
+      if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
+      return { leftovers, undrainedPods, ms: Date.now() - t0 };
+    })();
+    return stopping;
+  };
+
+  try {
+    const claim = await claimHost(dir, f('node'), options.hostLockTimeoutMs ?? 600_000, log);
+    releaseHost = claim.release;
+    const [plane, images] = await Promise.all([
+      startControlPlane({
+        baseDir: dir,
+        keepDir: true,
+        readyTimeoutMs,
+        verbosity,
+        nodes: { advertiseAddress: hostAddress, extraAddresses: [QEMU_HOST_ADDRESS] },
+      }),
+      buildLocalImages(f('images')),
+    ]);
+    cp = plane;
+    claim.own(cp.etcdDataDir);
+    const apiServerReadyAt = Date.now();
+    log(`kube-apiserver ready after ${seconds(apiServerReadyAt - started)}`);
+    // The API server's calls to kubelets (logs, exec, port-forward) as kubeadm authorizes them.
+    await cp.kubectlOk([
+      'create',
+      'clusterrolebinding',
+      'kube-apiserver-kubelet-client',
+      '--clusterrole=system:kubelet-api-admin',
+      `--user=${KUBELET_CLIENT_USER}`,
+    ]);
+    const plane2 = cp;
+    const results = await Promise.allSettled([
+      startControllers(plane2, {
+        dir: f('controllers'),
+        clusterCidr: CLUSTER_CIDR,
+        readyTimeoutMs,
+        verbosity,
+      }).then((c) => (controllers = c)),
+      startCoreDns(plane2, { dir, address: hostAddress, readyTimeoutMs }).then((d) => (dns = d)),
+      startHostNode({
+        claim,
+        name: nodeName,
+        cp: plane2,
+        address: hostAddress,
+        podCidr: HOST_POD_CIDR,
+        clusterCidr: CLUSTER_CIDR,
+        clusterDns: DNS_SERVICE_IP,
+        sandboxImage: images.pause,
+        images: [...images.archives, ...(options.images ?? [])],
+        dir: f('node'),
+        readyTimeoutMs,
+        verbosity,
+      }).then((n) => (node = n)),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    await waitUntil(`node ${nodeName} Ready`, readyTimeoutMs, f('node/kubelet.log'), async () =>
+      nodeReady(plane2, nodeName),
+    );
+    await waitForServiceAccount(plane2, 'default', readyTimeoutMs);
+    const readyAt = Date.now();
+    const timings: ClusterTimings = {
+      apiServerReadyMs: apiServerReadyAt - started,
+      nodesReadyMs: readyAt - apiServerReadyAt,
+      totalMs: readyAt - started,
+    };
+    log(
+      `node ${nodeName} Ready ${seconds(timings.nodesReadyMs)} after kube-apiserver ` +
+        `(cluster up in ${seconds(timings.totalMs)})`,
+    );
+    const hostNode = node as HostNode;
+    return {
+      cp,
+      kubeconfigPath: cp.kubeconfigPath,
+      dir,
+      nodeNames: [nodeName],
+      hostAddress,
+      images,
+      timings,
+      logs: {
+        etcd: path.join(cp.dir, 'etcd.log'),
+        'kube-apiserver': path.join(cp.dir, 'kube-apiserver.log'),
+        'kube-controller-manager': f('controllers/kube-controller-manager.log'),
+        'kube-scheduler': f('controllers/kube-scheduler.log'),
+        coredns: f('coredns.log'),
+        containerd: f('node/containerd.log'),
+        kubelet: f('node/kubelet.log'),
+        'kube-proxy': f('node/kube-proxy.log'),
+      },
+      kubectl: plane2.kubectl,
+      kubectlOk: plane2.kubectlOk,
+      importImage: (archive) => hostNode.importImage(archive),
+      createNamespace: async (name) => {
+        await plane2.kubectlOk(['create', 'namespace', name]);
+        await waitForServiceAccount(plane2, name, readyTimeoutMs);
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+async function nodeReady(cp: ControlPlane, name: string): Promise<boolean> {
+  const res = await cp.request('GET', `/api/v1/nodes/${name}`);
+  if (res.status !== 200) return false;
+  const conditions =
+    (res.body as { status?: { conditions?: { type: string; status: string }[] } }).status
+      ?.conditions ?? [];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Pods need the namespace's default ServiceAccount and the CA ConfigMap the controllers make. */
+async function waitForServiceAccount(
+  cp: ControlPlane,
+  ns: string,
+  timeoutMs: number,
+): Promise<void> {
+  await waitUntil(`ServiceAccount ${ns}/default`, timeoutMs, undefined, async () => {
+    const [sa, ca] = await Promise.all([
+      cp.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`),
+      cp.request('GET', `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`),
+    ]);
+    return sa.status === 200 && ca.status === 200;
+  });
+}
+
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  logFile: string | undefined,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: not after ${timeoutMs} ms` +
+          (logFile ? `; last lines of ${logFile}:\n${tail(logFile)}` : ''),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Delete every pod (a grace of one second) and wait until the kubelet has stopped them and
+ * cleaned up after them (it deletes a pod's object last); returns those still there at the end.
+ */
+async function drainPods(cp: ControlPlane, timeoutMs: number): Promise<string[]> {
+  const list = async (): Promise<string[]> =>
+    (await cp.kubectlOk(['get', 'pods', '--all-namespaces', '-o', 'name']))
+      .split('\n')
+      .filter((l) => l !== '');
+  try {
+    if ((await list()).length === 0) return [];
+    await cp.kubectl([
+      'delete',
+      'pods',
+      '--all',
+      '--all-namespaces',
+      '--grace-period=1',
+      '--wait=false',
+    ]);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = await list();
+      if (left.length === 0 || Date.now() > deadline) return left;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } catch (error) {
+    return [`(drain failed: ${(error as Error).message})`];
+  }
+}

@@ -192,11 +192,13 @@ export function podFact(p: V1Pod): PodFact {
 /**
  * Why an agent pod waits unscheduled, for a node's status and `kubectl rewind agents`: the
  * scheduler's first sentence (every node's reason; what follows is about preemption and
- * claims), and when it lacks a resource, what makes the recorder's resource exist.
+ * claims), and when it lacks an extended resource (a `domain/name`: the only one the agent
+ * requests is the recorder's device), what makes that resource exist. Lacking cpu or memory
+ * gets no such hint.
  */
 export function unscheduledWhy(schedulerMessage: string): string {
   const first = schedulerMessage.trim().split(/\.\s/)[0].replace(/\.$/, '');
-  const hint = /Insufficient /.test(first)
+  const hint = /Insufficient [^\s,]+\/[^\s,]+/.test(first)
     ? ': the device plugin advertises the recorder only while the module is loaded on the node ' +
       "(the node DaemonSet's loader says why it is not)"
     : '';

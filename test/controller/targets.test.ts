@@ -340,7 +340,10 @@ describe('planTargets', () => {
         },
       ],
     });
-    // Any other reason is given as the scheduler said it, without the hint.
+    // Any other reason is given as the scheduler said it, without the hint; lacking cpu too.
+    expect(unscheduledWhy('0/1 nodes are available: 1 Insufficient cpu.')).toBe(
+      'is not scheduled (0/1 nodes are available: 1 Insufficient cpu)',
+    );
     expect(unscheduledWhy('0/3 nodes are available: 3 node(s) had untolerated taint.')).toBe(
       'is not scheduled (0/3 nodes are available: 3 node(s) had untolerated taint)',
     );

@@ -116,9 +116,8 @@ beforeAll(async () => {
     hostLockTimeoutMs: 600_000,
     log: (line) => console.log(line),
   });
-  // What the chart's README tells an operator to do, in this order: install, then label the
-  // namespace privileged (the node DaemonSet needs CAP_SYS_MODULE and host paths).
-  // The controller's claim has no storage class: this cluster has no provisioner, so a local
+  // The install itself is the first test (into a restricted namespace, then labelled as
+  // NOTES.txt says). The controller's claim has no storage class: this cluster has no provisioner, so a local
   // volume on the node is made for it, as an operator of such a cluster would.
   const volume = path.join(scratch, 'traces');
   mkdirSync(volume);

@@ -24,9 +24,10 @@ packages=(
 	clang libclang-rt-14-dev # the native decoder's fuzzer and sanitizer builds
 	babeltrace2 # the judge of every trace
 	iproute2 # network namespaces for multi-host tests
-	vde2 # vde_switch: the private network between test VMs (test/vm/switch.ts)
+	vde2 # vde_switch, vde_plug2tap: the private network between test VMs and the host (test/vm/switch.ts)
 	etcd-server prometheus prometheus-alertmanager # the real parts of the Kubernetes tests
 	containerd runc containernetworking-plugins iptables conntrack # the test cluster's real node
+	e2fsprogs # mkfs.ext4 -d, debugfs: the disk that brings a VM node its images (test/k8s/vmNodeDisk.ts)
 	buildah mmdebstrap umoci skopeo # the image, built without a Docker engine (npm run image)
 	openssl # test certificates for the control plane
 	ca-certificates git

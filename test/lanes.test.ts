@@ -32,10 +32,10 @@ function listTests(lane: string | undefined, ...args: string[]) {
 }
 
 // A suite boots qemu through the harness (test/vm/jest.ts, test/vm/vm.ts), the end-to-end
-// scenario's cluster (test/scenario/cluster.ts), the demo's entry point or the harness's
-// command line.
+// scenario's cluster (test/scenario/cluster.ts), a cluster with a VM node
+// (test/k8s/nodeCluster.ts), the demo's entry point or the harness's command line.
 const BOOTS_QEMU =
-  /\b(useVm|startVm|runVm|startScenarioCluster)\(|\bVm\.start\(|test\/vm\/cli\.js|scripts\/demo\.js|'run',\s*('-s',\s*)?'vm'/;
+  /\b(useVm|startVm|runVm|startScenarioCluster)\(|\bVm\.start\(|test\/vm\/cli\.js|scripts\/demo\.js|'run',\s*('-s',\s*)?'vm'|nodes: \[[^\]]*'vm'/;
 
 describe('the lanes of npm test', () => {
   type Listing = ReturnType<typeof listTests>;

@@ -2,7 +2,8 @@
  * A throw-away containerd for the image suites: its own root, state, socket and config in a
  * temporary folder, the CRI plugin off (nothing here is a kubelet), runc through containerd's
  * runc v2 shim — the path a node's containerd takes once the kubelet has pulled an image. `ctr`
- * drives it: `images import` of the archive `npm run image` writes, `run` of containers.
+ * drives it: `images import` of the archive `npm run image` writes, `run` of containers. Given a
+ * root of the caller's, it fills that instead (test/k8s/vmNodeDisk.ts: a VM node's disk).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -113,8 +114,16 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms: number):
   throw new Error(`${what}: not within ${ms / 1000} s`);
 }
 
+export interface ContainerdOptions {
+  /**
+   * containerd's root (content, metadata, snapshots), kept by stop(). Default: a folder in the
+   * temporary one, removed with it. State, socket and config stay in the temporary folder.
+   */
+  root?: string;
+}
+
 /** Starts containerd in a temporary folder and waits until it answers. */
-export async function startContainerd(): Promise<Containerd> {
+export async function startContainerd(options: ContainerdOptions = {}): Promise<Containerd> {
   requireTool('containerd', 'containerd');
   requireTool('ctr', 'containerd');
   requireTool('containerd-shim-runc-v2', 'containerd');
@@ -129,7 +138,7 @@ export async function startContainerd(): Promise<Containerd> {
     config,
     [
       'version = 2',
-      `root = "${dir}/root"`,
+      `root = "${options.root ?? join(dir, 'root')}"`,
       `state = "${dir}/state"`,
       'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
       '[grpc]',

@@ -29,6 +29,17 @@ interface CaptureRule {
   annotations: Record<string, string>;
 }
 
+/** A container's startup probe: what it asks, and how long it lets the container start. */
+function startupWindow(container: unknown): { path: string; port: string; seconds: number } {
+  const p = (container as { startupProbe: StartupProbe }).startupProbe;
+  return { ...p.httpGet, seconds: p.periodSeconds * p.failureThreshold };
+}
+interface StartupProbe {
+  httpGet: { path: string; port: string };
+  periodSeconds: number;
+  failureThreshold: number;
+}
+
 describe('helm lint --strict', () => {
   test('passes with the defaults', async () => {
     const result = await helm(['lint', '--strict', CHART_DIR]);
@@ -198,12 +209,20 @@ describe('default values', () => {
       'agent: /sys/fs/cgroup -> /host/sys/fs/cgroup (ro)',
       AGENT_MODULE_STATE,
     ]);
-    const dsSpec = ds.spec as { updateStrategy: { type: string } };
-    expect(dsSpec.updateStrategy.type).toBe('RollingUpdate');
+    const dsSpec = ds.spec as {
+      updateStrategy: { type: string; rollingUpdate: { maxUnavailable: unknown } };
+    };
+    // Every agent at once: a node whose agent waits Pending for a device would otherwise hold a
+    // one-at-a-time rollout for good (node-install-vm.test.ts saw it).
+    expect(dsSpec.updateStrategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: '100%' },
+    });
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
     const probes = agent as unknown as Record<string, { httpGet: { path: string; port: string } }>;
     expect(probes.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
     expect(probes.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(startupWindow(agent)).toEqual({ path: '/healthz', port: 'health', seconds: 300 });
   });
 
   test('node DaemonSet: the loader with SYS_MODULE only, the device plugin with nothing, node-critical', () => {
@@ -241,6 +260,17 @@ describe('default values', () => {
     expect(probe(loader, 'readinessProbe')).toEqual({ path: '/healthz', port: 'loader-health' });
     expect(probe(loader, 'livenessProbe')).toEqual({ path: '/healthz', port: 'loader-health' });
     expect(probe(plugin, 'readinessProbe')).toEqual({ path: '/readyz', port: 'plugin-health' });
+    // A slow start (a TCG VM node took over a minute) is not killed by liveness.
+    expect(startupWindow(loader)).toEqual({
+      path: '/healthz',
+      port: 'loader-health',
+      seconds: 300,
+    });
+    expect(startupWindow(plugin)).toEqual({
+      path: '/healthz',
+      port: 'plugin-health',
+      seconds: 300,
+    });
   });
 
   test('controller: non-root, read-only root filesystem, traces on the PVC', () => {
@@ -329,6 +359,7 @@ describe('default values', () => {
     };
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(startupWindow(c)).toEqual({ path: '/healthz', port: 'health', seconds: 300 });
     const secret = find(objects, 'Secret', 'rewind-controller-webhook')[0] as unknown as {
       type: string;
       data: Record<string, string>;

@@ -20,7 +20,17 @@ export interface Controllers {
 
 export async function startControllers(
   cp: ControlPlane,
-  options: { dir: string; clusterCidr: string; readyTimeoutMs: number; verbosity: number },
+  options: {
+    dir: string;
+    clusterCidr: string;
+    readyTimeoutMs: number;
+    verbosity: number;
+    /**
+     * How long a node may go without reporting before it is marked NotReady (default 40 s).
+     * A VM node under TCG on a loaded machine can stall longer than that.
+     */
+    nodeMonitorGracePeriod?: string;
+  },
 ): Promise<Controllers> {
   const managerBin = binaryPath('kube-controller-manager');
   const schedulerBin = binaryPath('kube-scheduler');
@@ -69,6 +79,9 @@ export async function startControllers(
         // Each node's pod subnet is set on its node (host-local IPAM), not allocated here.
         '--allocate-node-cidrs=false',
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        ...(options.nodeMonitorGracePeriod === undefined
+          ? []
+          : [`--node-monitor-grace-period=${options.nodeMonitorGracePeriod}`]),
       ],
       f('kube-controller-manager.log'),
     );

@@ -63,6 +63,11 @@ export const LOCK_FILE = '/run/lock/rewind-host-node.lock';
 export const STATE_FILE = '/run/lock/rewind-host-node.json';
 /** The pods' bridge (CNI bridge plugin); its address is the pods' gateway. */
 export const BRIDGE = 'rewind0';
+/**
+ * The host's end of the link to the cluster's VM nodes (vmNode.ts) is named with this prefix and
+ * an index: rwvm0, rwvm1… A tap, made and deleted under the host lock (the sweep deletes it too).
+ */
+export const VM_LINK_PREFIX = 'rwvm';
 /** The kubelet's pod cgroups, at the top of each hierarchy (cgroupfs driver). */
 const POD_CGROUP = 'kubepods';
 /** iptables chains made by kube-proxy and the CNI plugins. */
@@ -306,6 +311,13 @@ export async function sweep(
     await command('ip', ['link', 'delete', BRIDGE]);
     done.push(`deleted link ${BRIDGE}`);
   }
+  for (const link of await networkLinks()) {
+    const name = link.split(' ')[0];
+    if (name.startsWith(VM_LINK_PREFIX)) {
+      await command('ip', ['link', 'delete', name]);
+      done.push(`deleted link ${name}`);
+    }
+  }
   if (!state.podCgroupsExisted) {
     for (const group of topCgroups(POD_CGROUP)) {
       let left = removeCgroupTree(group);
@@ -453,13 +465,14 @@ export async function startHostNode(options: HostNodeOptions): Promise<HostNode>
   };
 
   try {
-    const containerdAddress = f('containerd/containerd.sock');
+    const paths = hostContainerdPaths(dir);
+    const containerdAddress = paths.socket;
     const ctr = (args: string[]): Promise<string> =>
       commandOk('ctr', ['--address', containerdAddress, '--namespace', 'k8s.io', ...args], {
         timeoutMs: 120_000,
       });
-    writeCniConfig(f('cni'), options.podCidr);
-    writeFileSync(f('containerd.toml'), containerdConfig(dir, options.sandboxImage));
+    writeCniConfig(f('cni'), options.podCidr, f('cni/ipam'));
+    writeFileSync(f('containerd.toml'), containerdConfig(paths, options.sandboxImage));
     const containerd = spawnLogged(
       'containerd',
       ['--config', f('containerd.toml')],
@@ -494,43 +507,16 @@ export async function startHostNode(options: HostNodeOptions): Promise<HostNode>
     ]);
     writeFileSync(
       f('kubelet.yaml'),
-      dump({
-        apiVersion: 'kubelet.config.k8s.io/v1beta1',
-        kind: 'KubeletConfiguration',
-        containerRuntimeEndpoint: `unix://${containerdAddress}`,
-        // The API server calls the kubelet with its client certificate; a bearer token is
-        // checked by TokenReview; the API server decides (SubjectAccessReview). No anonymous.
-        authentication: {
-          anonymous: { enabled: false },
-          webhook: { enabled: true },
-          x509: { clientCAFile: cp.caFile },
-        },
-        authorization: { mode: 'Webhook' },
-        tlsCertFile: serving.cert,
-        tlsPrivateKeyFile: serving.key,
+      kubeletConfiguration({
+        containerdSocket: containerdAddress,
+        caFile: cp.caFile,
+        serving,
         port: kubeletPort,
-        readOnlyPort: 0,
-        healthzBindAddress: '127.0.0.1',
         healthzPort,
+        clusterDns: options.clusterDns,
         // This host mounts cgroup v1, which the kubelet refuses unless told otherwise.
-        cgroupDriver: 'cgroupfs',
-        failCgroupV1: false,
-        clusterDNS: [options.clusterDns],
-        clusterDomain: 'cluster.local',
+        cgroupV1: true,
         podLogsDir: f('pod-logs'),
-        // The kubelet's own iptables chains (KUBE-FIREWALL, canaries) are not needed: kube-proxy
-        // makes the rules Services need.
-        makeIPTablesUtilChains: false,
-        // A shared build machine: no eviction or image collection because of its disk or memory.
-        evictionHard: {
-          'memory.available': '50Mi',
-          'nodefs.available': '1%',
-          'imagefs.available': '1%',
-        },
-        imageGCHighThresholdPercent: 100,
-        imageGCLowThresholdPercent: 99,
-        serializeImagePulls: false,
-        rotateCertificates: false,
       }),
     );
     const kubelet = spawnLogged(
@@ -602,8 +588,70 @@ export async function startHostNode(options: HostNodeOptions): Promise<HostNode>
   }
 }
 
-/** The pods' network: a bridge with host-local addresses, the leases kept in the node's folder. */
-function writeCniConfig(dir: string, podCidr: string): void {
+export interface KubeletConfigurationOptions {
+  containerdSocket: string;
+  /** The CA whose client certificates the kubelet accepts (the API server's). */
+  caFile: string;
+  /** The kubelet's serving certificate and key. */
+  serving: { cert: string; key: string };
+  port: number;
+  healthzPort: number;
+  clusterDns: string;
+  /** Whether the machine mounts cgroup v1 (the kubelet refuses it unless told). */
+  cgroupV1: boolean;
+  /** Where pods' logs go; the kubelet's default (/var/log/pods) when absent. */
+  podLogsDir?: string;
+  /** Fields added as they are (a VM node's taints, say). */
+  extra?: Record<string, unknown>;
+}
+
+/** A node's KubeletConfiguration (YAML), the same for the host and the VM nodes. */
+export function kubeletConfiguration(o: KubeletConfigurationOptions): string {
+  return dump({
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    containerRuntimeEndpoint: `unix://${o.containerdSocket}`,
+    // The API server calls the kubelet with its client certificate; a bearer token is
+    // checked by TokenReview; the API server decides (SubjectAccessReview). No anonymous.
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: o.caFile },
+    },
+    authorization: { mode: 'Webhook' },
+    tlsCertFile: o.serving.cert,
+    tlsPrivateKeyFile: o.serving.key,
+    port: o.port,
+    readOnlyPort: 0,
+    healthzBindAddress: '127.0.0.1',
+    healthzPort: o.healthzPort,
+    cgroupDriver: 'cgroupfs',
+    ...(o.cgroupV1 ? { failCgroupV1: false } : {}),
+    clusterDNS: [o.clusterDns],
+    clusterDomain: 'cluster.local',
+    ...(o.podLogsDir === undefined ? {} : { podLogsDir: o.podLogsDir }),
+    // The kubelet's own iptables chains (KUBE-FIREWALL, canaries) are not needed: kube-proxy
+    // makes the rules Services need.
+    makeIPTablesUtilChains: false,
+    // A shared build machine: no eviction or image collection because of its disk or memory.
+    evictionHard: {
+      'memory.available': '50Mi',
+      'nodefs.available': '1%',
+      'imagefs.available': '1%',
+    },
+    imageGCHighThresholdPercent: 100,
+    imageGCLowThresholdPercent: 99,
+    serializeImagePulls: false,
+    rotateCertificates: false,
+    ...o.extra,
+  });
+}
+
+/**
+ * The pods' network: a bridge with host-local addresses. `ipamDir` keeps the address leases
+ * (host-local locks them with flock: a local filesystem, not a VM's 9p share).
+ */
+export function writeCniConfig(dir: string, podCidr: string, ipamDir: string): void {
   mkdirSync(path.join(dir, 'net.d'), { recursive: true });
   writeFileSync(
     path.join(dir, 'net.d', '10-rewind.conflist'),
@@ -624,7 +672,7 @@ function writeCniConfig(dir: string, podCidr: string): void {
               type: 'host-local',
               ranges: [[{ subnet: podCidr }]],
               routes: [{ dst: '0.0.0.0/0' }],
-              dataDir: path.join(dir, 'ipam'),
+              dataDir: ipamDir,
             },
           },
         ],
@@ -635,17 +683,40 @@ function writeCniConfig(dir: string, podCidr: string): void {
   );
 }
 
+/** Where a node's containerd keeps its things (all absolute paths). */
+export interface ContainerdPaths {
+  root: string;
+  state: string;
+  /** The gRPC socket; the ttrpc one is beside it. */
+  socket: string;
+  /** runc's state. */
+  runcRoot: string;
+  /** The CNI configuration folder (writeCniConfig()'s `net.d`). */
+  cniConfDir: string;
+}
+
+/** A node's containerd in its folder `dir` on this machine. */
+export function hostContainerdPaths(dir: string): ContainerdPaths {
+  const f = (file: string): string => path.join(dir, file);
+  return {
+    root: f('containerd/root'),
+    state: f('containerd/state'),
+    socket: f('containerd/containerd.sock'),
+    runcRoot: f('runc'),
+    cniConfDir: f('cni/net.d'),
+  };
+}
+
 /**
- * containerd with the CRI plugin, everything in `dir`. restrict_oom_score_adj: root here lacks
- * CAP_SYS_RESOURCE, and runc fails a sandbox whose oom_score_adj (-998) is below its own.
+ * containerd with the CRI plugin. restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, and
+ * runc fails a sandbox whose oom_score_adj (-998) is below its own.
  */
-function containerdConfig(dir: string, sandboxImage: string): string {
+export function containerdConfig(paths: ContainerdPaths, sandboxImage: string): string {
   const q = (value: string): string => JSON.stringify(value);
-  const f = (file: string): string => q(path.join(dir, file));
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   return `version = 2
-root = ${f('containerd/root')}
-state = ${f('containerd/state')}
+root = ${q(paths.root)}
+state = ${q(paths.state)}
 # Plugins a test node has no use for (and /opt/containerd, which "opt" would make).
 disabled_plugins = [
   "io.containerd.internal.v1.opt",
@@ -658,10 +729,10 @@ disabled_plugins = [
 ]
 
 [grpc]
-  address = ${f('containerd/containerd.sock')}
+  address = ${q(paths.socket)}
 
 [ttrpc]
-  address = ${f('containerd/containerd.sock.ttrpc')}
+  address = ${q(`${paths.socket}.ttrpc`)}
 
 [${cri}]
   sandbox_image = ${q(sandboxImage)}
@@ -674,7 +745,7 @@ disabled_plugins = [
 
   [${cri}.cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = ${f('cni/net.d')}
+    conf_dir = ${q(paths.cniConfDir)}
     max_conf_num = 1
 
   [${cri}.containerd]
@@ -685,7 +756,7 @@ disabled_plugins = [
       runtime_type = "io.containerd.runc.v2"
 
       [${cri}.containerd.runtimes.runc.options]
-        Root = ${f('runc')}
+        Root = ${q(paths.runcRoot)}
         SystemdCgroup = false
 `;
 }

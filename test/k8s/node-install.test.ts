@@ -18,12 +18,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { dump } from 'js-yaml';
 import { buildFailure, buildImage, IMAGE_NAME, requireBuildTools } from '../image/build';
 import { installPlugin } from '../kubectl-rewind/plugin';
-import { run, type RunResult } from './binaries';
+import type { RunResult } from './binaries';
 import { CHART_DIR } from './chart';
 import { type NodeCluster, startCluster } from './nodeCluster';
+import { localVolume, type Pod, release, type Release, until } from './release';
 
 const NS = 'rewind-system';
 const RELEASE = 'rewind';
@@ -40,70 +40,11 @@ const MODULE_STATE_DIR = '/var/run/rewind/module';
 const HOST_FOLDERS = ['/var/run/rewind', '/var/cache/rewind/modules'];
 const hostFoldersBefore = HOST_FOLDERS.filter((d) => existsSync(d));
 
-const kubectl = (args: string[], input?: string): Promise<string> =>
-  cluster.kubectlOk(['-n', NS, ...args], { timeoutMs: 170_000, ...(input ? { input } : {}) });
-const json = async <T>(args: string[]): Promise<T> =>
-  JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
-const helm = (args: string[]): Promise<RunResult> =>
-  run('helm', [...args, '--kubeconfig', cluster.kubeconfigPath], { timeoutMs: 300_000 });
-
-interface ContainerStatus {
-  name: string;
-  ready: boolean;
-  restartCount: number;
-  state: { running?: unknown; waiting?: { reason: string } };
-}
-interface Pod {
-  metadata: { name: string; uid: string; labels: Record<string, string> };
-  spec: { nodeName?: string };
-  status: {
-    phase: string;
-    conditions?: { type: string; status: string; reason?: string; message?: string }[];
-    containerStatuses?: ContainerStatus[];
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value (not undefined), or fails with what it last saw. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    }
-    await sleep(1000);
-  }
-}
-
-const podsOf = async (component: string): Promise<Pod[]> =>
-  (await json<{ items: Pod[] }>(['get', 'pods', '-l', `app.kubernetes.io/component=${component}`]))
-    .items;
-
-/** The one pod of a component once it is Ready with every container running. */
-const readyPod = (component: string, timeoutMs?: number): Promise<Pod> =>
-  until(
-    `the ${component} pod to be Ready`,
-    async () => {
-      const pods = await podsOf(component);
-      const ready = pods.filter(
-        (p) => p.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
-      );
-      return pods.length === 1 && ready.length === 1 ? ready[0] : undefined;
-    },
-    timeoutMs,
-  );
+let kubectl: Release['kubectl'];
+let json: Release['json'];
+let helm: Release['helm'];
+let podsOf: Release['podsOf'];
+let readyPod: (component: string) => Promise<Pod>;
 
 beforeAll(async () => {
   requireBuildTools();
@@ -116,39 +57,16 @@ beforeAll(async () => {
     hostLockTimeoutMs: 600_000,
     log: (line) => console.log(line),
   });
+  const r = release(cluster, NS);
+  ({ kubectl, json, helm, podsOf } = r);
+  readyPod = (component) => r.readyPod(component);
   // The install itself is the first test (into a restricted namespace, then labelled as
-  // NOTES.txt says). The controller's claim has no storage class: this cluster has no provisioner, so a local
-  // volume on the node is made for it, as an operator of such a cluster would.
+  // NOTES.txt says). The controller's claim has no storage class: this cluster has no
+  // provisioner, so a local volume on the node is made for it, as an operator of such a cluster
+  // would.
   const volume = path.join(scratch, 'traces');
   mkdirSync(volume);
-  await cluster.kubectlOk(['apply', '-f', '-'], {
-    input: dump({
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'rewind-traces' },
-      spec: {
-        capacity: { storage: '10Gi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        local: { path: volume },
-        nodeAffinity: {
-          required: {
-            nodeSelectorTerms: [
-              {
-                matchExpressions: [
-                  {
-                    key: 'kubernetes.io/hostname',
-                    operator: 'In',
-                    values: [cluster.nodeNames[0]],
-                  },
-                ],
-              },
-            ],
-          },
-        },
-      },
-    }),
-  });
+  await localVolume(cluster, 'rewind-traces', volume, cluster.nodeNames[0]);
 }, 1_800_000);
 
 afterAll(async () => {

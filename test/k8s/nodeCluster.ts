@@ -7,6 +7,9 @@
  *   - DNS: CoreDNS behind the kube-dns Service (coredns.ts);
  *   - a node on this machine: containerd, runc, the bridge CNI plugin, the kubelet and kube-proxy
  *     (hostNode.ts), one per machine at a time (a host-wide lock);
+ *   - with `nodes: ['host', 'vm']`, nodes inside test VMs too (vmNode.ts): the same programs
+ *     under Debian's kernel in qemu, where the module loads; tainted, so that only the chart's
+ *     DaemonSets run there;
  *   - images: busybox and the pod sandbox, built here (images.ts), plus the caller's archives.
  *
  *   const cluster = await startCluster({ images: ['/path/to/rewind.tar'] });
@@ -14,7 +17,8 @@
  *   await cluster.stop();
  *
  * Addresses: Services 10.96.0.0/24 (`kubernetes` 10.96.0.1, kube-dns 10.96.0.10), pods
- * 10.244.0.0/16 (the host node's 10.244.0.0/24, its bridge 10.244.0.1). Everything the cluster
+ * 10.244.0.0/16 (the host node's 10.244.0.0/24, its bridge 10.244.0.1; VM node i's
+ * 10.244.(i+1).0/24, reached over the VM link 10.98.0.0/24). Everything the cluster
  * writes lives in one temporary folder, except what the kubelet must have at its real place
  * (/var/lib/kubelet) and what the kernel holds (iptables rules, the bridge, cgroups, mounts),
  * all of which stop() undoes.
@@ -27,17 +31,32 @@ import { startControllers, type Controllers } from './controllers';
 import { KUBELET_CLIENT_USER, type ControlPlane, startControlPlane } from './controlPlane';
 import { DNS_SERVICE_IP, startCoreDns, type ClusterDns } from './coredns';
 import { claimHost, type HostNode, startHostNode } from './hostNode';
+import { writeSysctl } from './hostState';
 import { buildLocalImages, type LocalImages } from './images';
 import { tail } from './process';
+import {
+  bootVmNode,
+  type BootedVmNode,
+  joinVmNode,
+  startVmLink,
+  type VmLink,
+  type VmNode,
+} from './vmNode';
+import { ensureNodeDisk, type NodeDisk } from './vmNodeDisk';
 
-/** Where a node runs; only this machine for now. */
-export type NodeKind = 'host';
+/** Where a node runs: this machine, or a test VM (vmNode.ts). */
+export type NodeKind = 'host' | 'vm';
 
 export interface ClusterOptions {
   /** The nodes to start. Default ['host']. */
   nodes?: readonly NodeKind[];
-  /** Image archives (OCI or Docker) to import into every node, besides busybox and pause. */
+  /**
+   * Image archives (OCI or Docker) to import into every node, besides busybox and pause. A VM
+   * node has them on its node disk, made once per set of archives (vmNodeDisk.ts).
+   */
   images?: string[];
+  /** Memory of each VM node. Default 2048 MiB. */
+  vmMemoryMiB?: number;
   /** Name of the node on this machine. Default: the host name (as a DNS label). */
   hostNodeName?: string;
   /** How long to wait for the host node lock held by another cluster. Default 10 minutes. */
@@ -66,6 +85,8 @@ export interface StopReport {
   leftovers: string[];
   /** Pods still there after the drain's time (normally none). */
   undrainedPods: string[];
+  /** What went wrong stopping the VM nodes: problems in their kernel logs (normally none). */
+  vmProblems: string[];
   ms: number;
 }
 
@@ -74,7 +95,12 @@ export interface NodeCluster {
   kubeconfigPath: string;
   /** The cluster's temporary folder. */
   dir: string;
+  /** The host node's name first, then the VM nodes'. */
   nodeNames: string[];
+  /** The nodes inside VMs (`nodes` with 'vm'). */
+  vmNodes: VmNode[];
+  /** The VM nodes' disk, when there are VM nodes. */
+  vmNodeDisk?: NodeDisk;
   /** The host's primary IPv4 address: the API server's advertised address, the node's IP. */
   hostAddress: string;
   /** The busybox and pause images every node has. */
@@ -84,7 +110,11 @@ export interface NodeCluster {
   logs: Record<string, string>;
   kubectl(args: string[], options?: RunOptions): Promise<RunResult>;
   kubectlOk(args: string[], options?: RunOptions): Promise<string>;
-  /** Import an image archive into every node. */
+  /**
+   * Import an image archive into every node. In a VM node that takes minutes for a large image:
+   * pass it to startCluster() instead. The archive must be under the cluster's folder or a host
+   * path outside /tmp for a VM to see it.
+   */
   importImage(archive: string): Promise<void>;
   /** Create a namespace and wait until pods can be made there (its default ServiceAccount). */
   createNamespace(name: string): Promise<void>;
@@ -98,8 +128,6 @@ export interface NodeCluster {
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 const HOST_POD_CIDR = '10.244.0.0/24';
-/** Extra names of the API server: qemu's user network reaches the host's loopback there. */
-const QEMU_HOST_ADDRESS = '10.0.2.2';
 
 /** The IPv4 address of the interface that holds the default route. */
 export function primaryAddress(): string {
@@ -132,9 +160,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const nodes = options.nodes ?? ['host'];
-  if (nodes.length !== 1 || nodes[0] !== 'host') {
-    throw new Error(`nodes: only ['host'] is supported (asked: ${JSON.stringify(nodes)})`);
+  if (nodes[0] !== 'host' || nodes.slice(1).some((n) => n !== 'vm')) {
+    // The host node holds the host lock (the VM link is made under it) and the controller's
+    // volume; VM nodes are tainted for the chart's DaemonSets only.
+    throw new Error(
+      `nodes: 'host' first, then any number of 'vm' (asked: ${JSON.stringify(nodes)})`,
+    );
   }
+  const vmCount = nodes.length - 1;
   const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
   const verbosity = options.verbosity ?? 1;
   const hostAddress = primaryAddress();
@@ -147,6 +180,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
   let controllers: Controllers | undefined;
   let dns: ClusterDns | undefined;
   let node: HostNode | undefined;
+  let link: VmLink | undefined;
+  const bootedVms: BootedVmNode[] = [];
   let releaseHost: (() => void) | undefined;
   let stopping: Promise<StopReport> | undefined;
   const stop = (): Promise<StopReport> => {
@@ -154,12 +189,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       const t0 = Date.now();
       await controllers?.stop();
       const undrainedPods = cp && node ? await drainPods(cp, 90_000) : [];
+      const vmProblems = (await Promise.all(bootedVms.map((vm) => vm.stop()))).flat();
+      await link?.stop();
       const leftovers = (await node?.stop()) ?? [];
       releaseHost?.();
       await dns?.stop();
       await cp?.stop();
       if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
-      return { leftovers, undrainedPods, ms: Date.now() - t0 };
+      return { leftovers, undrainedPods, vmProblems, ms: Date.now() - t0 };
     })();
     return stopping;
   };
@@ -167,20 +204,56 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
   try {
     const claim = await claimHost(dir, f('node'), options.hostLockTimeoutMs ?? 600_000, log);
     releaseHost = claim.release;
+    let disk: NodeDisk | undefined;
+    let apiServerReadyAt = 0;
+    // The VM nodes boot while the control plane starts: the slow part of a cluster with them.
+    const bootVms = async (local: LocalImages): Promise<void> => {
+      if (vmCount === 0) return;
+      disk = await ensureNodeDisk(options.images ?? [], { log });
+      link = await startVmLink(f('vm-link'));
+      // The host forwards between the pods' bridge and the VM link (the sweep restores it).
+      writeSysctl('net.ipv4.ip_forward', '1');
+      const booting = Array.from({ length: vmCount }, (_, index) =>
+        bootVmNode({
+          name: `${nodeName}-vm${index}`.slice(-63).replace(/^-+/, ''),
+          index,
+          link: link as VmLink,
+          dir: f(`vm${index}`),
+          shareDir: dir,
+          disk: disk as NodeDisk,
+          images: local.archives,
+          sandboxImage: local.pause,
+          clusterDns: DNS_SERVICE_IP,
+          memoryMiB: options.vmMemoryMiB,
+          readyTimeoutMs,
+          verbosity,
+          log,
+        }).then((booted) => bootedVms.push(booted)),
+      );
+      const results = await Promise.allSettled(booting);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
     const [plane, images] = await Promise.all([
       startControlPlane({
         baseDir: dir,
         keepDir: true,
         readyTimeoutMs,
         verbosity,
-        nodes: { advertiseAddress: hostAddress, extraAddresses: [QEMU_HOST_ADDRESS] },
+        // VM nodes reach it at this address too, over the VM link (vmNode.ts).
+        nodes: { advertiseAddress: hostAddress },
+      }).then((plane) => {
+        apiServerReadyAt = Date.now();
+        log(`kube-apiserver ready after ${seconds(apiServerReadyAt - started)}`);
+        return plane;
       }),
-      buildLocalImages(f('images')),
+      buildLocalImages(f('images')).then(async (local) => {
+        await bootVms(local);
+        return local;
+      }),
     ]);
     cp = plane;
     claim.own(cp.etcdDataDir);
-    const apiServerReadyAt = Date.now();
-    log(`kube-apiserver ready after ${seconds(apiServerReadyAt - started)}`);
     // The API server's calls to kubelets (logs, exec, port-forward) as kubeadm authorizes them.
     await cp.kubectlOk([
       'create',
@@ -190,14 +263,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       `--user=${KUBELET_CLIENT_USER}`,
     ]);
     const plane2 = cp;
+    const vmNodes: VmNode[] = [];
     const results = await Promise.allSettled([
       startControllers(plane2, {
         dir: f('controllers'),
         clusterCidr: CLUSTER_CIDR,
         readyTimeoutMs,
         verbosity,
+        nodeMonitorGracePeriod: vmCount > 0 ? '2m' : undefined,
       }).then((c) => (controllers = c)),
       startCoreDns(plane2, { dir, address: hostAddress, readyTimeoutMs }).then((d) => (dns = d)),
+      ...bootedVms.map((booted) =>
+        joinVmNode(booted, plane2, `https://${hostAddress}:${plane2.port}`).then((n) =>
+          vmNodes.push(n),
+        ),
+      ),
       startHostNode({
         claim,
         name: nodeName,
@@ -215,8 +295,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    await waitUntil(`node ${nodeName} Ready`, readyTimeoutMs, f('node/kubelet.log'), async () =>
-      nodeReady(plane2, nodeName),
+    const nodeNames = [nodeName, ...vmNodes.map((n) => n.name)];
+    const kubeletLogs = [
+      f('node/kubelet.log'),
+      ...vmNodes.map((n) => path.join(n.dir, 'kubelet.log')),
+    ];
+    await Promise.all(
+      nodeNames.map((name, i) =>
+        waitUntil(`node ${name} Ready`, readyTimeoutMs, kubeletLogs[i], async () =>
+          nodeReady(plane2, name),
+        ),
+      ),
     );
     await waitForServiceAccount(plane2, 'default', readyTimeoutMs);
     const readyAt = Date.now();
@@ -226,7 +315,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       totalMs: readyAt - started,
     };
     log(
-      `node ${nodeName} Ready ${seconds(timings.nodesReadyMs)} after kube-apiserver ` +
+      `node${nodeNames.length > 1 ? 's' : ''} ${nodeNames.join(', ')} Ready ` +
+        `${seconds(timings.nodesReadyMs)} after kube-apiserver ` +
         `(cluster up in ${seconds(timings.totalMs)})`,
     );
     const hostNode = node as HostNode;
@@ -234,7 +324,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       cp,
       kubeconfigPath: cp.kubeconfigPath,
       dir,
-      nodeNames: [nodeName],
+      nodeNames,
+      vmNodes,
+      vmNodeDisk: disk,
       hostAddress,
       images,
       timings,
@@ -247,10 +339,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
         containerd: f('node/containerd.log'),
         kubelet: f('node/kubelet.log'),
         'kube-proxy': f('node/kube-proxy.log'),
+        ...Object.assign({}, ...vmNodes.map((n) => n.logs)),
       },
       kubectl: plane2.kubectl,
       kubectlOk: plane2.kubectlOk,
-      importImage: (archive) => hostNode.importImage(archive),
+      importImage: async (archive) => {
+        await hostNode.importImage(archive);
+        for (const vmNode of vmNodes) await vmNode.importImage(archive);
+      },
       createNamespace: async (name) => {
         await plane2.kubectlOk(['create', 'namespace', name]);
         await waitForServiceAccount(plane2, name, readyTimeoutMs);

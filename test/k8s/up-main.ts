@@ -1,10 +1,11 @@
 /**
- * `npm run k8s:up [-- --node] [-- --install]`: start the test cluster by hand, print how to use
+ * `npm run k8s:up [-- --node [--vm-node]] [-- --install]`: start the test cluster by hand, print how to use
  * it, and keep it running until Ctrl-C (or SIGTERM), which stops it cleanly.
  *
  * Without --node: etcd + kube-apiserver on 127.0.0.1 (controlPlane.ts; no pod ever runs). With
  * --node: a cluster whose pods run (nodeCluster.ts): the controllers, CoreDNS, and a node on this
- * machine (containerd, the kubelet, kube-proxy), with --image archives imported into it. With
+ * machine (containerd, the kubelet, kube-proxy), with --image archives imported into it; with
+ * --vm-node also a node inside a test VM (vmNode.ts), where the module loads. With
  * --install, the chart is installed into namespace rewind-system first.
  */
 import { Command } from 'commander';
@@ -17,6 +18,7 @@ interface UpOptions {
   install?: boolean;
   keep?: boolean;
   node?: boolean;
+  vmNode?: boolean;
   image?: string[];
 }
 
@@ -24,12 +26,14 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('k8s:up')
     .description('Start a test cluster until Ctrl-C')
     .option('--node', 'controllers, CoreDNS and a node on this machine: pods run')
+    .option('--vm-node', 'with --node: a second node inside a test VM (its kernel loads modules)')
     .option('--image <archive...>', 'with --node: image archives (OCI or Docker) to import')
     .option('--install', 'helm install charts/rewind into namespace rewind-system')
     .option('--keep', 'keep the temporary directory (PKI, logs) after stopping')
     .parse(argv, { from: 'user' });
   const options = program.opts<UpOptions>();
   if (options.image && !options.node) throw new Error('--image needs --node');
+  if (options.vmNode && !options.node) throw new Error('--vm-node needs --node');
 
   const started = Date.now();
   let cp: ControlPlane;
@@ -39,6 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     const cluster = await startCluster({
       keepDir: options.keep === true,
       images: options.image ?? [],
+      nodes: options.vmNode ? ['host', 'vm'] : ['host'],
       // A second cluster fails at once rather than waiting for this machine's node.
       hostLockTimeoutMs: 0,
       log: (line) => console.log(line),
@@ -48,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
       const report = await cluster.stop();
       console.log(`stopped in ${(report.ms / 1000).toFixed(1)} s`);
       for (const line of report.leftovers) console.log(`  cleaned after the programs: ${line}`);
+      for (const line of report.vmProblems) console.log(`  VM node: ${line}`);
     };
     summary = [
       `cluster ready in ${seconds(cluster.timings.totalMs)}: kube-apiserver after ` +

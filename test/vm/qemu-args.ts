@@ -33,6 +33,11 @@ export interface QemuPlan {
   tcgThreads?: 'single' | 'multi';
   /** A second NIC on a private Ethernet segment shared with other VMs (a VDE switch). */
   privateNetwork?: PrivateNetwork;
+  /**
+   * Host raw disk images, attached as virtio disks in this order: the first is /dev/vda in the
+   * guest. Each is opened with snapshot=on (see qemuArgs), so the host file is never written.
+   */
+  disks?: string[];
 }
 
 export interface PrivateNetwork {
@@ -124,6 +129,13 @@ export function qemuArgs(plan: QemuPlan): string[] {
         `virtio-net-pci,netdev=n1,mac=${privateNic(plan.privateNetwork.address).mac}`,
       ]
     : [];
+  // snapshot=on: the guest may write to its disk, but the writes go to a temporary overlay that
+  // qemu deletes when it exits. The host file (a shared cache entry) stays pristine, and several
+  // VMs may use it at once. cache=unsafe: nothing written there needs to survive a host crash.
+  const disks = (plan.disks ?? []).flatMap((path) => [
+    '-drive',
+    `file=${optionValue(path)},if=virtio,format=raw,snapshot=on,cache=unsafe`,
+  ]);
   return [
     '-accel',
     `tcg,thread=${plan.tcgThreads ?? 'single'}`,
@@ -159,6 +171,7 @@ export function qemuArgs(plan: QemuPlan): string[] {
     '-device',
     'virtio-net-pci,netdev=n0',
     ...privateNet,
+    ...disks,
   ];
 }
 

@@ -100,6 +100,20 @@ describe('qemuArgs', () => {
       qemuArgs({ ...plan, privateNetwork: { switchSocket: '/s', address: '127.0.0.2/8' } }),
     ).toThrow(/loopback/);
   });
+
+  it('attaches no disk unless asked', () => {
+    expect(args).not.toContain('-drive');
+    expect(qemuArgs({ ...plan, disks: [] })).not.toContain('-drive');
+  });
+
+  it('attaches disks in order, as copy-on-write virtio disks, with commas escaped', () => {
+    const withDisks = qemuArgs({ ...plan, disks: ['/c/cache/k8s,v1.ext4', '/c/data.img'] });
+    const drives = withDisks.flatMap((a, i) => (a === '-drive' ? [withDisks[i + 1]] : []));
+    expect(drives).toEqual([
+      'file=/c/cache/k8s,,v1.ext4,if=virtio,format=raw,snapshot=on,cache=unsafe',
+      'file=/c/data.img,if=virtio,format=raw,snapshot=on,cache=unsafe',
+    ]);
+  });
 });
 
 describe('privateNic', () => {

@@ -57,6 +57,19 @@ export interface VmOptions {
    * other there; the host does not, and no route leads out of it.
    */
   privateNetwork?: PrivateNetwork;
+  /**
+   * Host raw disk images attached as virtio disks, the first as /dev/vda (a relative path is
+   * taken from the current directory; a missing file is refused before qemu starts). The guest
+   * may write to them, but qemu throws its writes away when it exits: the host files never
+   * change, so several VMs may share one (a cache entry, say).
+   */
+  disks?: string[];
+  /**
+   * More host paths under /tmp that the guest must still see through its own /tmp tmpfs (read-
+   * only, at the same path), like the project root when it lives there. Others are ignored: the
+   * rest of the host root is visible anyway.
+   */
+  keepPaths?: string[];
 }
 
 export interface ExecResult {
@@ -85,6 +98,9 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   const name = opts.name ?? `vm${++vmCounter}`;
   // A bad address is refused before anything is made.
   const nic = opts.privateNetwork && privateNic(opts.privateNetwork.address);
+  const disks = (opts.disks ?? []).map((d) => resolve(d));
+  for (const disk of disks)
+    if (!existsSync(disk)) throw new Error(`VM ${name}: disk image ${disk} does not exist`);
   const kernel = resolveKernel(opts.kernel);
   const initramfs = ensureInitramfs(kernel.release, kernel.modulesRoot);
   const controlDir = mkdtempSync(join(tmpdir(), `rewind-${name}-`));
@@ -100,9 +116,14 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
   // say) must stay visible through it, and so must a fetched kernel's modules (a REWIND_CACHE
   // under /tmp), which the guest loads with modprobe -d.
   const cwd = opts.cwd ?? projectRoot;
-  const keep = [...new Set([projectRoot, cwd, kernel.modulesRoot])].filter((p) =>
-    p.startsWith('/tmp/'),
-  );
+  const keep = [
+    ...new Set([
+      projectRoot,
+      cwd,
+      kernel.modulesRoot,
+      ...(opts.keepPaths ?? []).map((p) => resolve(p)),
+    ]),
+  ].filter((p) => p.startsWith('/tmp/'));
   writeFileSync(join(controlDir, 'keep'), keep.map((p) => `${p}\n`).join(''));
   writeFileSync(
     join(controlDir, 'cmd'),
@@ -125,6 +146,7 @@ function prepare(opts: VmOptions, argv: string[], forwards: PortForward[]): Prep
     extraKernelArgs: opts.extraKernelArgs,
     tcgThreads: process.env.REWIND_VM_TCG_THREADS === 'multi' ? 'multi' : 'single',
     privateNetwork: opts.privateNetwork,
+    disks,
   });
   return { name, nic, kernel, controlDir, consoleLog, args };
 }

@@ -30,10 +30,10 @@ const VM_SUITES = [
 ];
 
 /**
- * The VM suites of the vm-late lane, run once the host lane is done (about 17 minutes in CI):
- * the cluster with a node inside a VM (node-install-vm, about 8 minutes: it needs the host node
- * lock, which the host lane's node suites hold before) and two short ones. The vm lane keeps
- * the rest, about 26 minutes; both lanes end near the 28th minute.
+ * The VM suites of the vm-late lane, run once the host lane is done (after about 15 minutes in a
+ * CI rehearsal): the cluster with a node inside a VM (node-install-vm, about 10 minutes there;
+ * it needs the host node lock, which the host lane's node suites take before) and two short
+ * ones. The vm lane keeps the rest, about 24 minutes; both lanes ended near the 26th minute.
  */
 const LATE_VM_SUITES = [
   'test/k8s/node-install-vm.test.ts',

@@ -4,7 +4,8 @@
  * guards, schema, documentation) on the rendered objects.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CHART_DIR,
@@ -349,6 +350,32 @@ describe('default values', () => {
       ['api', 9411, 9411],
       ['health', 9412, 9412],
     ]);
+  });
+
+  test('values reused from a chart without startup probes (helm upgrade --reuse-values) render, without them', async () => {
+    // Helm's --reuse-values takes the previous release's values, not this values.yaml: a
+    // release made before startup probes existed has none, and must still upgrade.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rewind-chart-'));
+    const file = path.join(dir, 'old-values.yaml');
+    writeFileSync(
+      file,
+      [
+        'agent: {startupProbe: null}',
+        'controller: {startupProbe: null}',
+        'node: {loader: {startupProbe: null}, devicePlugin: {startupProbe: null}}',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const rendered = containers(await render({ valuesFiles: [file] }));
+      expect(rendered.length).toBeGreaterThanOrEqual(4);
+      const has = (probe: string) =>
+        rendered.filter((c) => probe in c).map((c) => `${c.workload}/${c.name}`);
+      expect(has('startupProbe')).toEqual([]);
+      expect(has('livenessProbe')).toHaveLength(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('controller: probes on the health port; the webhook token Secret is generated and mounted read-only', () => {

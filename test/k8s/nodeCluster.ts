@@ -30,7 +30,14 @@ import type { RunOptions, RunResult } from './binaries';
 import { startControllers, type Controllers } from './controllers';
 import { KUBELET_CLIENT_USER, type ControlPlane, startControlPlane } from './controlPlane';
 import { DNS_SERVICE_IP, startCoreDns, type ClusterDns } from './coredns';
-import { claimHost, type HostNode, startHostNode } from './hostNode';
+import {
+  claimHost,
+  type HostClaim,
+  type HostNode,
+  startHostNode,
+  STATE_FILE,
+  sweep,
+} from './hostNode';
 import { writeSysctl } from './hostState';
 import { buildLocalImages, type LocalImages } from './images';
 import { tail } from './process';
@@ -182,7 +189,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
   let node: HostNode | undefined;
   let link: VmLink | undefined;
   const bootedVms: BootedVmNode[] = [];
-  let releaseHost: (() => void) | undefined;
+  let claim: HostClaim | undefined;
   let stopping: Promise<StopReport> | undefined;
   const stop = (): Promise<StopReport> => {
     stopping ??= (async () => {
@@ -192,7 +199,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       const vmProblems = (await Promise.all(bootedVms.map((vm) => vm.stop()))).flat();
       await link?.stop();
       const leftovers = (await node?.stop()) ?? [];
-      releaseHost?.();
+      if (claim && node === undefined) {
+        // A start that failed before the host node (which sweeps on its own stop): what the
+        // VM link changed (the tap, ip_forward) is put back the same way.
+        leftovers.push(...(await sweep(claim.state)));
+        rmSync(STATE_FILE, { force: true });
+      }
+      claim?.release();
       await dns?.stop();
       await cp?.stop();
       if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
@@ -202,8 +215,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
   };
 
   try {
-    const claim = await claimHost(dir, f('node'), options.hostLockTimeoutMs ?? 600_000, log);
-    releaseHost = claim.release;
+    const host = await claimHost(dir, f('node'), options.hostLockTimeoutMs ?? 600_000, log);
+    claim = host;
     let disk: NodeDisk | undefined;
     let apiServerReadyAt = 0;
     // The VM nodes boot while the control plane starts: the slow part of a cluster with them.
@@ -228,13 +241,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
           readyTimeoutMs,
           verbosity,
           log,
-        }).then((booted) => bootedVms.push(booted)),
+        }).then((booted) => (bootedVms[index] = booted)),
       );
       const results = await Promise.allSettled(booting);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
-    const [plane, images] = await Promise.all([
+    // Settled, not Promise.all: whatever started is known to stop() when the other part fails.
+    let images: LocalImages | undefined;
+    const started1 = await Promise.allSettled([
       startControlPlane({
         baseDir: dir,
         keepDir: true,
@@ -243,17 +258,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
         // VM nodes reach it at this address too, over the VM link (vmNode.ts).
         nodes: { advertiseAddress: hostAddress },
       }).then((plane) => {
+        cp = plane;
+        host.own(plane.etcdDataDir);
         apiServerReadyAt = Date.now();
         log(`kube-apiserver ready after ${seconds(apiServerReadyAt - started)}`);
         return plane;
       }),
       buildLocalImages(f('images')).then(async (local) => {
+        images = local;
         await bootVms(local);
         return local;
       }),
     ]);
-    cp = plane;
-    claim.own(cp.etcdDataDir);
+    const failedStart = started1.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failedStart || cp === undefined || images === undefined) throw failedStart?.reason;
+    const localImages: LocalImages = images as LocalImages;
     // The API server's calls to kubelets (logs, exec, port-forward) as kubeadm authorizes them.
     await cp.kubectlOk([
       'create',
@@ -273,21 +292,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
         nodeMonitorGracePeriod: vmCount > 0 ? '2m' : undefined,
       }).then((c) => (controllers = c)),
       startCoreDns(plane2, { dir, address: hostAddress, readyTimeoutMs }).then((d) => (dns = d)),
-      ...bootedVms.map((booted) =>
-        joinVmNode(booted, plane2, `https://${hostAddress}:${plane2.port}`).then((n) =>
-          vmNodes.push(n),
+      ...bootedVms.map((booted, index) =>
+        joinVmNode(booted, plane2, `https://${hostAddress}:${plane2.port}`).then(
+          (n) => (vmNodes[index] = n),
         ),
       ),
       startHostNode({
-        claim,
+        claim: host,
         name: nodeName,
         cp: plane2,
         address: hostAddress,
         podCidr: HOST_POD_CIDR,
         clusterCidr: CLUSTER_CIDR,
         clusterDns: DNS_SERVICE_IP,
-        sandboxImage: images.pause,
-        images: [...images.archives, ...(options.images ?? [])],
+        sandboxImage: localImages.pause,
+        images: [...localImages.archives, ...(options.images ?? [])],
         dir: f('node'),
         readyTimeoutMs,
         verbosity,
@@ -328,7 +347,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<NodeCl
       vmNodes,
       vmNodeDisk: disk,
       hostAddress,
-      images,
+      images: localImages,
       timings,
       logs: {
         etcd: path.join(cp.dir, 'etcd.log'),

@@ -4,14 +4,15 @@
 # node disk (vmNodeDisk.ts: containerd's root with the images already unpacked, attached with
 # qemu's snapshot=on) and to tmpfs.
 #
-#   vm-node-setup.sh NODE_DIR GATEWAY DISK_MOUNT [ARCHIVE...]
+#   vm-node-setup.sh NODE_DIR GATEWAY DISK_MOUNT SOCKET [ARCHIVE...]
 #
 # NODE_DIR: the node's folder, shared with the host (containerd.toml, logs). GATEWAY: the host's
 # address on the VM link. DISK_MOUNT: where the node disk goes (containerd.toml's root is below
-# it). ARCHIVEs: small images imported here (busybox, the pod sandbox).
+# it). SOCKET: containerd's (containerd.toml's grpc address). ARCHIVEs: small images imported
+# here (busybox, the pod sandbox).
 set -euo pipefail
-node_dir=$1 gateway=$2 disk=$3
-shift 3
+node_dir=$1 gateway=$2 disk=$3 socket=$4
+shift 4
 
 # The guest cannot load modules on demand (the kernel's helper would run the initramfs's
 # modprobe, not the host root's), so everything the node needs is loaded now: the disk, its
@@ -19,7 +20,7 @@ shift 3
 modprobe -a virtio_blk ext4 overlay bridge veth
 
 # The disk: containerd's root (containerd/), room for /var's changes.
-mkdir -p "$disk" /run/rewind-state
+mkdir -p "$disk" "$(dirname "$socket")"
 for _ in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.1; done
 mount -t ext4 -o noatime /dev/vda "$disk"
 # /var writable over the host's: the kubelet's root (/var/lib/kubelet, the chart's hostPaths),
@@ -35,7 +36,6 @@ sysctl -qw net.ipv4.ip_forward=1
 
 # containerd: its state and sockets on tmpfs (no Unix sockets on 9p), its log in the node's folder.
 setsid containerd --config "$node_dir/containerd.toml" >>"$node_dir/containerd.log" 2>&1 </dev/null &
-socket=$(sed -n 's/^ *address = "\(.*containerd.sock\)"$/\1/p' "$node_dir/containerd.toml" | head -1)
 for _ in $(seq 1 600); do
   ctr --address "$socket" version >/dev/null 2>&1 && break
   sleep 0.2

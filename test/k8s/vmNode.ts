@@ -177,7 +177,15 @@ export async function bootVmNode(options: VmNodeOptions): Promise<BootedVmNode> 
     options.log(`VM node ${name} booted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const setup = path.join(__dirname, 'vm-node-setup.sh');
     const listed = await vm.run(
-      ['bash', setup, dir, LINK_HOST_ADDRESS, NODE_DISK_MOUNT, ...options.images]
+      [
+        'bash',
+        setup,
+        dir,
+        LINK_HOST_ADDRESS,
+        NODE_DISK_MOUNT,
+        guestContainerdPaths(dir).socket,
+        ...options.images,
+      ]
         .map(shellQuote)
         .join(' '),
       { timeoutMs: options.readyTimeoutMs },

@@ -16,6 +16,13 @@ if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
 	echo "build-initramfs: a static busybox is needed: apt-get install busybox-static" >&2
 	exit 1
 fi
+# /init runs the command in a mount namespace of its own (busybox's unshare applet).
+for applet in unshare chroot; do
+	if ! "$busybox" --list | grep -qx "$applet"; then
+		echo "build-initramfs: $busybox has no $applet applet: apt-get install busybox-static" >&2
+		exit 1
+	fi
+done
 [ -d "$root/lib/modules/$release/kernel" ] || {
 	echo "build-initramfs: no modules for $release in $root: apt-get install linux-image-amd64" >&2
 	exit 1

@@ -180,7 +180,7 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The script the guest's /init runs in the chroot. */
+/** The script the guest's /init runs in the host root (see guest/init). */
 export function commandScript(opts: { cwd: string; path: string; argv: string[] }): string {
   return [
     `export PATH=${shellQuote(opts.path)} HOME=/tmp/root TERM=dumb LANG=C.UTF-8`,

@@ -16,9 +16,12 @@ if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
 	echo "build-initramfs: a static busybox is needed: apt-get install busybox-static" >&2
 	exit 1
 fi
-# /init runs the command in a mount namespace of its own (busybox's unshare applet).
+# /init runs the command in a mount namespace of its own (busybox's unshare applet). The list
+# is read whole first: `busybox --list | grep -q` fails under pipefail when grep stops reading
+# early and busybox gets SIGPIPE.
+applets=$("$busybox" --list)
 for applet in unshare chroot; do
-	if ! "$busybox" --list | grep -qx "$applet"; then
+	if ! grep -qx "$applet" <<<"$applets"; then
 		echo "build-initramfs: $busybox has no $applet applet: apt-get install busybox-static" >&2
 		exit 1
 	fi

@@ -43,6 +43,7 @@ import { basename, join } from 'node:path';
 import { startContainerd, type Containerd } from '../image/containerd';
 import { requireTool } from '../image/tools';
 import { cacheDir } from './binaries';
+import { mountsUnder } from './hostState';
 
 export interface NodeDisk {
   /** The raw ext4 image; attach it read-only or with qemu's snapshot=on, never writable. */
@@ -207,21 +208,6 @@ async function lockEntry(lockFile: string, name: string, log: Log): Promise<() =
   }
 }
 
-/** Mount points at or below `dir` (ctr's image mounts a failed build may have left). */
-function mountsBelow(dir: string): string[] {
-  return (
-    readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' ')[4])
-      .filter((m): m is string => m !== undefined)
-      // The kernel writes a space, tab, newline or backslash in a path as an octal escape.
-      .map((m) =>
-        m.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))),
-      )
-      .filter((m) => m === dir || m.startsWith(`${dir}/`))
-  );
-}
-
 /** Releases with a prebuilt module in `rootfs`: /app/modules/<release>/rewind.ko. */
 function prebuiltModulesIn(rootfs: string): string[] {
   const modules = join(rootfs, 'app', 'modules');
@@ -330,10 +316,10 @@ async function build(archives: string[], entry: string, dir: string, log: Log): 
     return contents;
   } finally {
     // After a failure: ctr's mounts first, so that removing the folders cannot reach into them.
-    const leftovers = [...mounts, staging].flatMap(mountsBelow).reverse();
+    const leftovers = mountsUnder([...mounts, staging]);
     for (const m of leftovers) await output('umount', [m]).catch(() => undefined);
     if (ctd !== undefined) await ctd.stop().catch(() => undefined);
-    const stillMounted = mountsBelow(staging);
+    const stillMounted = mountsUnder([staging]);
     if (stillMounted.length > 0) {
       log(`node disk: not removing ${staging}: still mounted: ${stillMounted.join(', ')}`);
     } else {

@@ -40,8 +40,12 @@ import { writeSnapshotArchive } from './storage/archive';
 import { SnapshotStore } from './storage/store';
 import { startStandalone } from './standalone';
 
-/** How often /v1/agents' statuses are refreshed, and how long one agent may take. */
+/**
+ * How often /v1/agents' statuses are refreshed, how often the agent pods are compared with what
+ * was asked (a changed one is asked then), and how long one agent may take.
+ */
 const AGENT_STATUS_EVERY_MS = 30_000;
+const AGENT_CHANGES_EVERY_MS = 1_000;
 const AGENT_STATUS_TIMEOUT_MS = 5_000;
 
 interface Mode {
@@ -162,6 +166,7 @@ export async function startController(
       }
     },
     intervalMs: AGENT_STATUS_EVERY_MS,
+    changeCheckMs: AGENT_CHANGES_EVERY_MS,
     timeoutMs: AGENT_STATUS_TIMEOUT_MS,
     concurrency: config.concurrency,
     now: Date.now,

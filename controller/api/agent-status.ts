@@ -9,6 +9,12 @@
  * callers must not become a burst of requests to every node. An agent that is not Ready is asked
  * too: its status says why it is not recording, which is what the operator came for.
  *
+ * Between rounds, every `changeCheckMs` the endpoints are compared (from the informer's cache, no
+ * request) with what each node's agent was when last asked; a node whose agent is new, moved to
+ * another address, or became Ready or reachable is asked then, alone. Without this, an operator
+ * who watches a rollout with `kubectl rewind agents` saw the new pod unchecked, or the old pod's
+ * refusal, for up to a whole interval after it was Ready.
+ *
  * `agentStatusList` is the pure part (endpoints joined with results); the poller is the thin shell,
  * its timers and clock injected.
  */
@@ -54,6 +60,8 @@ export interface AgentStatusPollerOptions {
   /** `GET /v1/status` of one agent; resolves with the parsed JSON body. */
   fetchStatus: (endpoint: AgentEndpoint, signal: AbortSignal) => Promise<unknown>;
   intervalMs: number;
+  /** How often the endpoints are compared with what was last asked; omitted: rounds only. */
+  changeCheckMs?: number;
   /** Deadline of one agent's answer. */
   timeoutMs: number;
   /** Agents asked at once. */
@@ -68,6 +76,11 @@ const statusShape = z.looseObject({ node: z.string() });
 
 export function endpointAddress(e: AgentEndpoint): string {
   return formatAddress(e.host, e.port);
+}
+
+/** What about an agent, when it changes, calls for asking it again before the next round. */
+function askedAs(e: AgentEndpoint): string {
+  return JSON.stringify([endpointAddress(e), e.ready, e.unreachable ?? null]);
 }
 
 /** The listing: the current endpoints, sorted by node, each with its latest result if current. */
@@ -115,8 +128,13 @@ export class AgentStatusPoller {
   private readonly results = new Map<string, AgentStatusResult>();
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly inFlight = new Set<AbortController>();
+  /** Per node, askedAs() of its endpoint when its agent was last asked. */
+  private readonly asked = new Map<string, string>();
+  /** The round over every endpoint in flight, and the one over changed endpoints. */
   private round: Promise<void> | undefined;
+  private changesRound: Promise<void> | undefined;
   private timer: unknown;
+  private changeTimer: unknown;
   private started = false;
   private stopped = false;
 
@@ -124,19 +142,47 @@ export class AgentStatusPoller {
     this.limit = pLimit(options.concurrency);
   }
 
-  /** Polls now, then every `intervalMs` after each round ends (rounds never overlap). */
+  /**
+   * Polls now, then every `intervalMs` after each round ends (rounds never overlap), and looks for
+   * changed endpoints every `changeCheckMs` if set.
+   */
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
     void this.loop();
+    this.scheduleChangeCheck();
   }
 
-  /** One round over the current endpoints; joins the round in flight if there is one. */
+  /**
+   * One round over the current endpoints; joins the round in flight if there is one, and starts
+   * after a round over changed endpoints ends.
+   */
   pollOnce(): Promise<void> {
-    this.round ??= this.runRound().finally(() => {
+    this.round ??= (async () => {
+      await this.changesRound;
+      await this.runRound(() => true);
+    })().finally(() => {
       this.round = undefined;
     });
     return this.round;
+  }
+
+  /**
+   * Asks the agents whose endpoint changed since they were last asked, unless a round is in
+   * flight (it asks them, or the next check finds them still changed).
+   */
+  pollChanged(): Promise<void> {
+    if (this.round !== undefined || this.changesRound !== undefined || this.stopped) {
+      return Promise.resolve();
+    }
+    // (A node with no result was asked, but left and came back while its answer came.)
+    const changed = (e: AgentEndpoint) =>
+      this.asked.get(e.node) !== askedAs(e) || !this.results.has(e.node);
+    if (!this.options.endpoints().some(changed)) return Promise.resolve();
+    this.changesRound = this.runRound(changed).finally(() => {
+      this.changesRound = undefined;
+    });
+    return this.changesRound;
   }
 
   /** What `GET /v1/agents` shows. */
@@ -147,10 +193,22 @@ export class AgentStatusPoller {
   /** Stops polling; checks in flight are aborted and their outcome is not kept. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.options.timers.clearTimeout(this.timer);
+    for (const timer of [this.timer, this.changeTimer]) {
+      if (timer !== undefined) this.options.timers.clearTimeout(timer);
+    }
     this.timer = undefined;
+    this.changeTimer = undefined;
     for (const c of this.inFlight) c.abort(new Error('the poller stopped'));
-    await this.round;
+    await Promise.all([this.round, this.changesRound]);
+  }
+
+  private scheduleChangeCheck(): void {
+    const every = this.options.changeCheckMs;
+    if (every === undefined || this.stopped) return;
+    this.changeTimer = this.options.timers.setTimeout(() => {
+      this.changeTimer = undefined;
+      void this.pollChanged().finally(() => this.scheduleChangeCheck());
+    }, every);
   }
 
   private async loop(): Promise<void> {
@@ -162,14 +220,18 @@ export class AgentStatusPoller {
     }, this.options.intervalMs);
   }
 
-  private async runRound(): Promise<void> {
+  /** Asks the agents of the current endpoints that `which` selects. */
+  private async runRound(which: (e: AgentEndpoint) => boolean): Promise<void> {
     const endpoints = this.options.endpoints();
     const nodes = new Set(endpoints.map((e) => e.node));
-    for (const node of this.results.keys()) if (!nodes.has(node)) this.results.delete(node);
+    for (const known of [this.results, this.asked]) {
+      for (const node of known.keys()) if (!nodes.has(node)) known.delete(node);
+    }
     await Promise.all(
-      endpoints.map((e) =>
+      endpoints.filter(which).map((e) =>
         this.limit(async () => {
           if (this.stopped) return;
+          this.asked.set(e.node, askedAs(e));
           const result = await this.check(e);
           // Kept only if the node is still known and the poller still running.
           if (!this.stopped && this.options.endpoints().some((x) => x.node === e.node)) {

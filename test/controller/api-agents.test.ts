@@ -305,6 +305,62 @@ describe('AgentStatusPoller (pure logic: fake timers, fake fetchStatus)', () => 
     await p.stop();
   });
 
+  test('between rounds, an agent that is new, moved or became Ready is asked within changeCheckMs, alone', async () => {
+    const timers = new FakeTimers();
+    const agents = new FakeAgents();
+    agents.autoAnswer = true;
+    let nodes = [ep('a'), ep('b', '10.0.0.2', false)];
+    const p = poller(() => nodes, agents, timers, { changeCheckMs: 1_000 });
+    const t0 = timers.now;
+    p.start();
+    await settle();
+    const asked = () => agents.calls.map((c) => `${c.endpoint.node}@${c.endpoint.host}`);
+    expect(asked()).toEqual(['a@10.0.0.1', 'b@10.0.0.2']);
+    await timers.advance(5_000);
+    expect(asked()).toHaveLength(2); // nothing changed, nobody asked
+    nodes = [ep('a'), ep('b', '10.0.0.2', true)];
+    await timers.advance(1_000);
+    expect(asked().slice(2)).toEqual(['b@10.0.0.2']);
+    expect(p.list()[1]!.checkedAt).toBe(new Date(t0 + 6_000).toISOString());
+    nodes = [...nodes, ep('c', '10.0.0.3')];
+    await timers.advance(1_000);
+    nodes = [ep('a', '10.0.0.9'), ...nodes.slice(1)];
+    await timers.advance(1_000);
+    expect(asked().slice(3)).toEqual(['c@10.0.0.3', 'a@10.0.0.9']);
+    expect(p.list()[0]).toMatchObject({ address: '10.0.0.9:9401', status: { node: 'a', ok: 1 } });
+    // The round still comes every interval, and asks everyone.
+    await timers.advance(30_000 - 8_000);
+    expect(asked().slice(5)).toEqual(['a@10.0.0.9', 'b@10.0.0.2', 'c@10.0.0.3']);
+    await p.stop();
+    expect(timers.pending).toBe(0);
+    await timers.advance(60_000);
+    expect(asked()).toHaveLength(8);
+  });
+
+  test('a change check waits for the round in flight, and the next round for the check in flight', async () => {
+    const timers = new FakeTimers();
+    const agents = new FakeAgents();
+    let nodes = [ep('a')];
+    const p = poller(() => nodes, agents, timers, { changeCheckMs: 1_000, timeoutMs: 100_000 });
+    p.start();
+    await settle();
+    nodes = [ep('a', '10.0.0.9')];
+    await timers.advance(3_000);
+    expect(agents.calls).toHaveLength(1); // the round asking the old address is not done
+    agents.calls[0]!.answer({ node: 'a' });
+    await timers.advance(1_000);
+    expect(agents.calls.map((c) => c.endpoint.host)).toEqual(['10.0.0.1', '10.0.0.9']);
+    // The round is due 30 s after the first ended: it waits for the check still in flight.
+    await timers.advance(40_000);
+    expect(agents.calls).toHaveLength(2);
+    agents.calls[1]!.answer({ node: 'a' });
+    await settle();
+    expect(agents.calls).toHaveLength(3);
+    agents.calls[2]!.answer({ node: 'a' });
+    await p.stop();
+    expect(timers.pending).toBe(0);
+  });
+
   test('an answer for a node that left during the round is not kept', async () => {
     const timers = new FakeTimers();
     const agents = new FakeAgents();

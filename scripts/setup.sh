@@ -20,7 +20,7 @@ packages=(
 	linux-image-amd64 linux-headers-amd64 kmod # the kernel the VMs boot, and its build tree
 	linux-source-6.1 # checkpatch.pl (kmod/checkpatch.sh)
 	qemu-system-x86 busybox-static cpio file xz-utils zstd # the VM harness
-	libgtest-dev # the native core's unit tests
+	libgtest-dev ccache # the native core's unit tests; ccache keeps their objects across clones
 	clang libclang-rt-14-dev # the native decoder's fuzzer and sanitizer builds
 	babeltrace2 # the judge of every trace
 	iproute2 # network namespaces for multi-host tests

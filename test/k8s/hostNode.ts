@@ -45,6 +45,7 @@ import {
   pidsInCgroupTree,
   processes,
   readSysctl,
+  type HostProcess,
   removeCgroupTree,
   removeIptablesChains,
   topCgroups,
@@ -774,8 +775,10 @@ export interface HostSnapshot {
   /** Network links (`name type`). */
   links: string[];
   /**
-   * Processes of the pinned Kubernetes programs and CoreDNS, those naming a cluster's folder
-   * (containerd, its shims) and those in the kubelet's cgroups (`pid command line`).
+   * Processes of the pinned Kubernetes daemons and CoreDNS, those naming a cluster's folder
+   * (containerd, its shims) and those in the kubelet's cgroups (`pid command line`). Not the
+   * kube-apiservers of control planes without a node, nor the kubectl and helm of other suites:
+   * they run meanwhile (one such kube-apiserver, gone by the second look, failed a CI rehearsal).
    */
   processes: string[];
   sysctls: Record<string, string | undefined>;
@@ -787,7 +790,13 @@ export interface HostSnapshot {
 
 export async function hostSnapshot(): Promise<HostSnapshot> {
   const clusterDirs = path.join(os.tmpdir(), 'rewind-cluster-');
-  const programs = path.join(cacheDir(), 'k8s');
+  const daemons = ['kube-', 'kubelet-', 'coredns-'].map((name) =>
+    path.join(cacheDir(), 'k8s', name),
+  );
+  // controlPlane.ts's folder: inside a cluster's folder when the control plane has a node.
+  const controlPlaneDirs = path.join(os.tmpdir(), 'rewind-k8s-');
+  const namesAny = (p: HostProcess, prefix: string) => p.cmdline.some((a) => a.includes(prefix));
+  const isDaemon = (p: HostProcess) => daemons.some((d) => (p.cmdline[0] ?? '').startsWith(d));
   const inPodCgroups = new Set(topCgroups(POD_CGROUP).flatMap(pidsInCgroupTree));
   return {
     mounts: mountPoints().filter(
@@ -803,8 +812,8 @@ export async function hostSnapshot(): Promise<HostSnapshot> {
       .filter(
         (p) =>
           inPodCgroups.has(p.pid) ||
-          (p.cmdline[0] ?? '').startsWith(programs) ||
-          p.cmdline.some((arg) => arg.includes(clusterDirs)),
+          (isDaemon(p) && !namesAny(p, controlPlaneDirs)) ||
+          namesAny(p, clusterDirs),
       )
       .map((p) => `${p.pid} ${p.cmdline.join(' ')}`),
     sysctls: Object.fromEntries(SYSCTLS.map((name) => [name, readSysctl(name)])),

@@ -131,21 +131,30 @@ async function linkExists(name: string): Promise<boolean> {
 }
 
 /**
+ * What a process's descriptors above 0-2 point to (`socket:[…]`, a path), as /proc shows them;
+ * one closed while read is ''. Throws when the process is gone.
+ */
+export function openFiles(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir)
+    .filter((fd) => Number(fd) > 2)
+    .map((fd) => {
+      try {
+        return readlinkSync(`${dir}/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+}
+
+/**
  * Whether the plug has joined its switch. vde_plug2tap creates its tap first and connects to the
  * switch after (a control and a data socket), so a tap alone does not mean frames flow yet. Its
  * descriptors 0-2 are the ones it was given; any socket above them is its own.
  */
 function joinedSwitch(pid: number): boolean {
   try {
-    const fds = readdirSync(`/proc/${pid}/fd`).filter((fd) => Number(fd) > 2);
-    const links = fds.map((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    });
-    return links.filter((l) => l.startsWith('socket:')).length >= 2;
+    return openFiles(pid).filter((l) => l.startsWith('socket:')).length >= 2;
   } catch {
     return false;
   }

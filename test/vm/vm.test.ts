@@ -1,14 +1,14 @@
 // The VM API: several VMs at once, commands, forwarded ports, a private network between VMs, and
 // the kernel log check.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startVm, stopVm } from './jest';
 import { projectRoot } from './kernel';
-import { startSwitch, type VdeSwitch } from './switch';
+import { openFiles, startSwitch, type VdeSwitch } from './switch';
 import type { Vm } from './vm';
 
 function httpGet(port: number): Promise<string> {
@@ -42,15 +42,6 @@ function hostSends(address: string, port: number, text: string): Promise<void> {
     socket.once('timeout', end);
     socket.once('error', end);
   });
-}
-
-/** Where a /proc fd link points, or '' once the fd is gone (the switch opens and closes some). */
-function readlinkOrEmpty(path: string): string {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return '';
-  }
 }
 
 describe('two VMs at once, on a private network of their own', () => {
@@ -123,13 +114,13 @@ describe('two VMs at once, on a private network of their own', () => {
     // The segment lives only in the switch: it holds no tap (no /dev/net/tun open), and no
     // interface of the host has an address or a route on it. (Other lanes add and remove host
     // interfaces of their own meanwhile, so the host's list of interfaces proves nothing.)
-    const fds = `/proc/${(sw as VdeSwitch).pid}/fd`;
-    const switchFiles = readdirSync(fds).map((fd) => readlinkOrEmpty(join(fds, fd)));
+    const switchFiles = openFiles((sw as VdeSwitch).pid);
     expect(switchFiles.filter((file) => file.startsWith('socket:')).length).toBeGreaterThan(0);
     expect(switchFiles).not.toContain('/dev/net/tun');
     const ip = (...args: string[]) => spawnSync('ip', args, { encoding: 'utf8' }).stdout;
-    expect(ip('-o', 'addr', 'show')).toMatch(/ inet 127\.0\.0\.1\//);
-    expect(ip('-o', 'addr', 'show')).not.toMatch(/ inet 10\.99\.0\./);
+    const addresses = ip('-o', 'addr', 'show');
+    expect(addresses).toMatch(/ inet 127\.0\.0\.1\//);
+    expect(addresses).not.toMatch(/ inet 10\.99\.0\./);
     expect(ip('route', 'show', 'table', 'all')).not.toMatch(/10\.99\.0\./);
 
     await a.run('busybox ping -c1 -W5 10.99.0.3', { timeoutMs: 20_000 });
